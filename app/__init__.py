@@ -1,0 +1,1 @@
+"""Storeplane: provisions e-commerce stores on Kubernetes, one Helm release per namespace."""
