@@ -1,0 +1,41 @@
+"""Shared fixtures. Tiers are marked by folder: tests/unit, tests/cluster, tests/browser."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from app.simcluster.client import ClusterClient
+
+TIERS = ("unit", "cluster", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for tier in TIERS:
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterClient]:
+    """The simulated cluster: reuses a live `.cluster/`, else starts one for this session."""
+    from app.simcluster.session import ensure_cluster  # unit runs never import the launcher
+
+    with ensure_cluster() as client:
+        yield client
+
+
+@pytest.fixture
+def namespace(cluster: ClusterClient) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (and waited for) afterwards."""
+    name = f"t-{secrets.token_hex(4)}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s")
