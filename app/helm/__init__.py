@@ -1,0 +1,5 @@
+"""Helm: the only package that imports pyhelm3. See driver.py for the flags and why."""
+
+from app.helm.driver import HelmDriver, Revision, resolve_kubeconfig
+
+__all__ = ["HelmDriver", "Revision", "resolve_kubeconfig"]

@@ -1,0 +1,182 @@
+"""The Helm driver: the store actions as helm v4 commands, with typed results and app.errors.
+
+Flags we always pass, and why:
+- `upgrade --install`: one idempotent verb for first install and every retry; values on stdin
+  (pyhelm3 does `--values -`) so nothing about a store lands in argv, `ps` or logs.
+- `--wait=watcher --wait-for-jobs`: kstatus readiness of every object, and the setup Job done.
+- `--timeout`: the job runner's remaining budget, so helm gives up before the job's deadline.
+- `--rollback-on-failure` only when the release has a deployed revision (see reconcile/upgrade.py).
+- never `--create-namespace`: app.kube creates the namespace with its labels first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pyhelm3 import errors as helm_errors
+
+from app import errors
+from app.helm.command import HelmCommand
+from app.settings import Settings
+
+HISTORY_MAX = 10  # revisions Helm keeps per release; older ones are pruned by helm itself
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of a release's history."""
+
+    revision: int
+    status: str  # deployed | superseded | failed | pending-install | pending-upgrade | …
+    updated: datetime | None
+    chart: str  # "<name>-<version>"
+    app_version: str
+    description: str
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    # Go prints nanoseconds; Python's fromisoformat takes at most microseconds.
+    head, dot, rest = value.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits) :]
+        value = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _seconds(timeout: float) -> str:
+    return f"{max(1, int(timeout))}s"
+
+
+def resolve_kubeconfig(settings: Settings) -> Path | None:
+    """settings.kubeconfig, else $KUBECONFIG, else None (in-cluster service account)."""
+    chosen = settings.kubeconfig or os.environ.get("KUBECONFIG", "")
+    return Path(chosen) if chosen else None
+
+
+class HelmDriver:
+    def __init__(self, settings: Settings) -> None:
+        binary = settings.helm_binary or shutil.which("helm") or ""
+        if not binary or not os.access(binary, os.X_OK):
+            raise errors.PermanentError(
+                f"helm binary not found ({settings.helm_binary or 'helm on PATH'});"
+                " set STOREPLANE_HELM_BINARY"
+            )
+        # The unlock of stale releases edits Helm's Secret storage, so pin that driver.
+        env = {**os.environ, "HELM_DRIVER": "secret"}
+        self.command = HelmCommand(
+            executable=binary,
+            kubeconfig=resolve_kubeconfig(settings),
+            kubecontext=settings.kube_context or None,
+            history_max_revisions=HISTORY_MAX,
+            env=env,
+        )
+
+    @property
+    def running(self) -> dict[int, list[str]]:
+        """helm processes alive right now: pid → argv."""
+        return self.command.running
+
+    async def history(self, release: str, namespace: str) -> list[Revision]:
+        """Every stored revision, oldest first; empty when the release does not exist."""
+        try:
+            rows = await self.command.history(release, namespace=namespace)
+        except helm_errors.ReleaseNotFoundError:
+            return []
+        except helm_errors.Error as exc:
+            raise _failure("history", exc) from exc
+        return sorted(
+            (
+                Revision(
+                    revision=int(row["revision"]),
+                    status=str(row.get("status", "unknown")),
+                    updated=_parse_time(row.get("updated")),
+                    chart=str(row.get("chart", "")),
+                    app_version=str(row.get("app_version", "")),
+                    description=str(row.get("description", "")),
+                )
+                for row in rows
+            ),
+            key=lambda r: r.revision,
+        )
+
+    async def install_or_upgrade(
+        self,
+        release: str,
+        namespace: str,
+        chart: str,
+        values: dict[str, Any],
+        *,
+        timeout: float,
+        rollback_on_failure: bool,
+        chart_version: str = "",
+        description: str = "",
+    ) -> int:
+        """`helm upgrade --install` and wait until ready; returns the new revision number."""
+        action = "upgrade" if rollback_on_failure else "install"
+        try:
+            status = await self.command.install_or_upgrade(
+                release,
+                chart,
+                values,
+                atomic=rollback_on_failure,
+                atomic_arg="--rollback-on-failure",
+                create_namespace=False,
+                description=description or None,
+                namespace=namespace,
+                timeout=_seconds(timeout),
+                version=chart_version or None,
+                wait=True,
+            )
+        except helm_errors.Error as exc:
+            raise _failure(action, exc) from exc
+        except (ValueError, json.JSONDecodeError) as exc:  # helm printed no JSON although it succeeded
+            raise errors.PermanentError(f"helm {action} printed unreadable output: {exc}") from exc
+        return int(status["version"])
+
+    async def rollback(self, release: str, namespace: str, revision: int, *, timeout: float) -> None:
+        """`helm rollback <revision> --wait=watcher`: a new revision with the old one's manifest."""
+        try:
+            await self.command.rollback(
+                release, revision, namespace=namespace, timeout=_seconds(timeout), wait=True
+            )
+        except helm_errors.Error as exc:
+            raise _failure("rollback", exc) from exc
+
+    async def uninstall(self, release: str, namespace: str, *, timeout: float) -> bool:
+        """`helm uninstall --wait`; False when there was no release to uninstall."""
+        try:
+            await self.command.uninstall(release, namespace=namespace, timeout=_seconds(timeout), wait=True)
+        except helm_errors.ReleaseNotFoundError:
+            return False
+        except helm_errors.Error as exc:
+            raise _failure("uninstall", exc) from exc
+        return True
+
+    async def test(self, release: str, namespace: str, *, timeout: float) -> str:
+        """`helm test --logs`; returns helm's report (test pod phases and their logs)."""
+        try:
+            return await self.command.test(release, namespace=namespace, timeout=_seconds(timeout))
+        except helm_errors.Error as exc:
+            raise _failure("test", exc) from exc
+
+
+def _failure(action: str, exc: helm_errors.Error) -> errors.StoreplaneError:
+    stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+    if action == "test":
+        # helm test --logs prints the failing pod's logs on stdout; keep their tail as the reason.
+        stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        tail = "\n".join(line for line in stdout.splitlines() if line.strip())[-400:]
+        failure = errors.helm_failure(action, stderr)
+        if tail:
+            return type(failure)(f"{failure.message}\n{tail}")
+        return failure
+    return errors.helm_failure(action, stderr)

@@ -1,0 +1,49 @@
+"""Helm's release record as stored by its Secret driver, and the stale-lock edit on it.
+
+Helm keeps revision N of release R in Secret `sh.helm.release.v1.R.vN` (type helm.sh/release.v1):
+`data.release` is base64(gzip(JSON release)), and the labels name/owner/status/version mirror the
+record so helm can query by status. A helm process killed mid-action leaves its revision in a
+`pending-*` status; every later helm action then refuses with "another operation is in progress".
+
+Like Flux's helm-controller we unlock by rewriting that revision as `failed` (record and `status`
+label): the resources it created stay where they are, and the next `upgrade --install` adopts them
+instead of creating duplicates. This is safe only because the caller holds the store's job — no
+other helm process may be acting on the release — which is what makes the pending state stale.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from typing import Any
+
+PENDING_STATUSES = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
+
+
+def secret_name(release: str, revision: int) -> str:
+    return f"sh.helm.release.v1.{release}.v{revision}"
+
+
+def decode_release(data: bytes) -> dict[str, Any]:
+    """The Secret's `release` value (already base64-decoded once by the API) → the release record."""
+    raw = base64.b64decode(data)
+    if raw[:3] == b"\x1f\x8b\x08":  # helm skips compression for very old records
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
+def encode_release(record: dict[str, Any]) -> bytes:
+    packed = gzip.compress(json.dumps(record, separators=(",", ":")).encode(), compresslevel=9)
+    return base64.b64encode(packed)
+
+
+def mark_failed(record: dict[str, Any], labels: dict[str, str], reason: str) -> tuple[dict, dict]:
+    """A copy of a pending record and its Secret labels, now `failed` with `reason` as description."""
+    status = record.get("info", {}).get("status", "")
+    if status not in PENDING_STATUSES:
+        raise ValueError(f"release revision is {status or 'without status'}, not pending: nothing to unlock")
+    info = {**record["info"], "status": "failed", "description": reason}
+    new_labels = {**labels, "status": "failed", "modifiedAt": str(int(time.time()))}
+    return {**record, "info": info}, new_labels
