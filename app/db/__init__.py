@@ -1,0 +1,1 @@
+"""Database: engine/sessions, tables, and the data functions the API and workers share."""

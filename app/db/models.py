@@ -1,0 +1,152 @@
+"""SQLModel tables: users, API tokens, stores, jobs, store events.
+
+Timestamps are stored as naive UTC (SQLite has no time zones) and read back as aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from app.db.engine import utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# Job states that hold the store: at most one such job per store (partial unique index below).
+ACTIVE_JOB_STATES = ("queued", "running")
+_ACTIVE_SQL = "status IN ('queued', 'running')"
+_LIVE_STORE_SQL = "status != 'deleted'"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    is_admin: bool = Field(default=False, nullable=False)
+    created_at: datetime = _created()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token. Only its SHA-256 is kept: tokens are 256-bit random, so a slow KDF adds nothing."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False, index=True))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # The first characters, so a person can tell their tokens apart without the secret.
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = _created()
+    last_used_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+
+
+class Store(SQLModel, table=True):
+    __tablename__ = "stores"
+    __table_args__ = (
+        # A name is unique per owner among live stores; a Deleted tombstone frees it.
+        Index(
+            "uq_stores_owner_name_live",
+            "owner_id",
+            "name",
+            unique=True,
+            sqlite_where=text(_LIVE_STORE_SQL),
+            postgresql_where=text(_LIVE_STORE_SQL),
+        ),
+    )
+
+    id: str = Field(sa_column=Column(String(16), primary_key=True))
+    owner_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(30), nullable=False))
+    engine: str = Field(sa_column=Column(String(32), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    namespace: str = Field(sa_column=Column(String(63), nullable=False, unique=True))
+    host: str = Field(sa_column=Column(String(253), nullable=False))
+    helm_revision: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Extra chart values from the last upgrade request (never secrets: those live in the cluster).
+    chart_values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    # SHA-256 of the create request body, to tell a replay from a conflicting reuse of the key.
+    request_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    ready_at: datetime | None = _ts()
+    deleted_at: datetime | None = _ts()
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The database, not the workers, guarantees one active job per store.
+        Index(
+            "uq_jobs_one_active_per_store",
+            "store_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+        Index("ix_jobs_claim", "status", "run_after"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(sa_column=Column(String(16), ForeignKey("stores.id"), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    # queued → running → succeeded | failed | cancelled (running → queued on retry or lost lease)
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = Field(default=0, nullable=False)
+    max_attempts: int = Field(nullable=False)
+    run_after: datetime = _created()
+    # Provisioning only: past this instant the store is Failed whatever the retries left.
+    deadline_at: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    lease_expires_at: datetime | None = _ts(index=True)
+    cancel_requested: bool = Field(default=False, nullable=False)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The HTTP request that caused the job, so the job's log lines can be traced back to it.
+    request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = _created()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class StoreEvent(SQLModel, table=True):
+    """The store's activity log: what happened, when, and how long it took."""
+
+    __tablename__ = "store_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(sa_column=Column(String(16), ForeignKey("stores.id"), nullable=False, index=True))
+    job_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("jobs.id"), nullable=True))
+    at: datetime = _created()
+    step: str = Field(sa_column=Column(String(64), nullable=False))
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    duration_ms: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))

@@ -1,0 +1,70 @@
+# ruff: noqa: ASYNC109 - `timeout` is handed to Helm (its own --timeout), as the contract says.
+"""The boundary between the job runner and the store actions (docs/design.md, "Contract").
+
+The runner only sees this protocol; `app.reconcile` implements it against Helm and Kubernetes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from app.jobs.outcome import StoreSnapshot
+
+EventSink = Callable[[str, str], Awaitable[None]]
+
+
+class StoreActions(Protocol):
+    async def provision(self, t: Any, *, emit: EventSink, timeout: float) -> int: ...
+    async def upgrade(self, t: Any, *, emit: EventSink, timeout: float) -> int: ...
+    async def rollback(self, t: Any, revision: int, *, emit: EventSink, timeout: float) -> int: ...
+    async def verify(self, t: Any, *, emit: EventSink, timeout: float) -> None: ...
+    async def delete(self, t: Any, *, emit: EventSink, timeout: float) -> None: ...
+
+
+TargetFactory = Callable[[StoreSnapshot], Any]
+
+
+def reconcile_actions() -> tuple[StoreActions, TargetFactory]:
+    """The real actions and their StoreTarget (imported late: unit tests of the queue never load Helm)."""
+    import app.reconcile as reconcile
+
+    def target(s: StoreSnapshot) -> Any:
+        return reconcile.StoreTarget(
+            store_id=s.id,
+            name=s.name,
+            owner=s.owner,
+            engine=s.engine,
+            namespace=s.namespace,
+            release=s.name,
+            host=s.host,
+            values=s.chart_values,
+        )
+
+    return reconcile, target  # type: ignore[return-value]
+
+
+async def dispatch(
+    actions: StoreActions,
+    kind: str,
+    target: Any,
+    args: dict[str, Any],
+    *,
+    emit: EventSink,
+    timeout: float,
+) -> int | None:
+    """Run the action for `kind`; returns the Helm revision for actions that make one."""
+    match kind:
+        case "provision":
+            return await actions.provision(target, emit=emit, timeout=timeout)
+        case "upgrade":
+            return await actions.upgrade(target, emit=emit, timeout=timeout)
+        case "rollback":
+            return await actions.rollback(target, int(args["revision"]), emit=emit, timeout=timeout)
+        case "verify":
+            await actions.verify(target, emit=emit, timeout=timeout)
+            return None
+        case "delete":
+            await actions.delete(target, emit=emit, timeout=timeout)
+            return None
+    raise ValueError(f"unknown job kind {kind!r}")

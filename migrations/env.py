@@ -1,0 +1,44 @@
+"""Alembic environment: the URL comes from the caller (app.db.migrate) or Storeplane's settings."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import app.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from app.db.engine import make_engine
+from app.settings import get_settings
+
+config = context.config
+
+
+def _url() -> str:
+    return config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url") or (
+        get_settings().effective_database_url
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=SQLModel.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(_url())
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=SQLModel.metadata,
+                # SQLite cannot ALTER most things in place; batch mode copies the table instead.
+                render_as_batch=connection.dialect.name == "sqlite",
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
