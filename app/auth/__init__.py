@@ -1,0 +1,1 @@
+"""Accounts: password hashing, API tokens, the session cookie, CSRF and the first-admin bootstrap."""

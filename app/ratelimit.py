@@ -1,0 +1,186 @@
+"""Rate limits per user and per client IP on mutating endpoints, stricter on login.
+
+slowapi's `Limiter` holds the storage and the strategy (moving window, so a burst at a window edge
+cannot double the rate). We check limits from FastAPI dependencies instead of slowapi's per-route
+decorator: the per-user key needs the authenticated user, which only exists after the auth
+dependency ran, and one router-level dependency covers every mutating route without touching each.
+
+The client IP is the socket peer. Only when the peer is a configured trusted proxy is
+X-Forwarded-For read, right to left, skipping trusted hops: the first untrusted address is the
+client. Anything left of it was written by the client and is ignored, so a spoofed header from an
+untrusted peer changes nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from slowapi import Limiter
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+
+from app import metrics
+from app.auth.settings import UsersSettings
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# One IPv6 subscriber usually owns a whole /64: limiting single addresses would be no limit at all.
+IPV6_KEY_PREFIX = 64
+
+
+class RateLimited(Exception):
+    """Too many requests."""
+
+    def __init__(self, scope: str, limit: RateLimitItem, retry_after: int) -> None:
+        self.scope = scope
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(f"rate limit of {limit} ({scope}) exceeded; retry after {retry_after} s")
+
+
+def parse_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    value = value.strip()
+    # "[v6]:port" and "v4:port" appear in the wild; strip the port so the address still parses.
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def is_trusted(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def resolve_client_ip(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]) -> str:
+    """The client address given the socket peer, the X-Forwarded-For header values and trusted proxies."""
+    if peer is None:
+        return "unknown"
+    current = parse_ip(peer)
+    if current is None or not is_trusted(current, trusted):
+        return peer
+    hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = parse_ip(hop)
+        if address is None:
+            # A trusted proxy never writes garbage: the last trusted hop is the best we know.
+            break
+        current = address
+        if not is_trusted(address, trusted):
+            break
+    return str(current)
+
+
+def client_ip(conn: HTTPConnection, trusted: Sequence[IPNetwork]) -> str:
+    peer = conn.client.host if conn.client else None
+    return resolve_client_ip(peer, conn.headers.getlist("x-forwarded-for"), trusted)
+
+
+def ip_key(address: str) -> str:
+    """The rate-limit key of an address: itself for IPv4, its /64 for IPv6."""
+    parsed = parse_ip(address)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_KEY_PREFIX}", strict=False))
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return address
+
+
+@dataclass(frozen=True)
+class _Rule:
+    scope: str
+    items: tuple[RateLimitItem, ...]
+
+
+class RateLimiter:
+    """The limits of one process (or, with shared storage, of all replicas)."""
+
+    def __init__(self, settings: UsersSettings) -> None:
+        self._slowapi = Limiter(
+            key_func=lambda: "unused",  # keys are built per check below
+            storage_uri=settings.ratelimit_storage_uri,
+            strategy="moving-window",
+            key_prefix="storeplane",
+        )
+        self.trusted = parse_networks(settings.trusted_proxies)
+        self.mutations_per_user = _Rule("user", tuple(parse_many(settings.ratelimit_mutations_per_user)))
+        self.mutations_per_ip = _Rule("ip", tuple(parse_many(settings.ratelimit_mutations_per_ip)))
+        self.login_per_ip = _Rule("login_ip", tuple(parse_many(settings.ratelimit_login_per_ip)))
+        self.login_failures_per_user = _Rule(
+            "login_user", tuple(parse_many(settings.ratelimit_login_failures_per_user))
+        )
+
+    def client_ip(self, conn: HTTPConnection) -> str:
+        return client_ip(conn, self.trusted)
+
+    def reset(self) -> None:
+        self._slowapi.reset()
+
+    def _retry_after(self, item: RateLimitItem, key: str, scope: str) -> int:
+        stats = self._slowapi.limiter.get_window_stats(item, "storeplane", scope, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _hit(self, rule: _Rule, key: str) -> None:
+        for item in rule.items:
+            if not self._slowapi.limiter.hit(item, "storeplane", rule.scope, key):
+                self._reject(rule, item, key)
+
+    def _test(self, rule: _Rule, key: str) -> None:
+        for item in rule.items:
+            if not self._slowapi.limiter.test(item, "storeplane", rule.scope, key):
+                self._reject(rule, item, key)
+
+    def _reject(self, rule: _Rule, item: RateLimitItem, key: str) -> None:
+        metrics.RATE_LIMIT_REJECTIONS.labels(scope=rule.scope).inc()
+        raise RateLimited(rule.scope, item, self._retry_after(item, key, rule.scope))
+
+    def check_mutation(self, conn: HTTPConnection, user_key: str | None) -> None:
+        """Count one mutating request against its client IP and, when authenticated, its user."""
+        self._hit(self.mutations_per_ip, ip_key(self.client_ip(conn)))
+        if user_key is not None:
+            self._hit(self.mutations_per_user, user_key)
+
+    def check_login_attempt(self, conn: HTTPConnection, username: str) -> None:
+        """Before verifying a password: refuse if this IP or this user name is over its budget."""
+        self._test(self.login_failures_per_user, username.lower())
+        self._hit(self.login_per_ip, ip_key(self.client_ip(conn)))
+
+    def record_login_failure(self, username: str) -> None:
+        """A failed login spends from the user name's budget (successes don't, so the owner can log in)."""
+        for item in self.login_failures_per_user.items:
+            self._slowapi.limiter.hit(
+                item, "storeplane", self.login_failures_per_user.scope, username.lower()
+            )
+
+
+def rate_limited_response(request: Request, exc: Exception) -> Response:
+    """429 as problem+json with Retry-After (registered as the app's handler for RateLimited)."""
+    assert isinstance(exc, RateLimited)
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": "Too Many Requests",
+            "status": 429,
+            "detail": str(exc),
+            "limit": str(exc.limit),
+            "scope": exc.scope,
+            "retry_after": exc.retry_after,
+        },
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+        media_type="application/problem+json",
+    )

@@ -1,0 +1,70 @@
+"""Argon2id hashes, the password policy, and API tokens that exist in clear only once."""
+
+import re
+
+import pytest
+
+from app.auth.passwords import (
+    WeakPasswordError,
+    check_policy,
+    generate_password,
+    hash_password,
+    verify_password,
+)
+from app.auth.tokens import bearer_token, hash_token, issue_token, looks_like_token
+
+
+def test_a_password_is_stored_as_an_argon2id_hash_that_verifies_only_itself():
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$")
+    assert "correct horse battery" not in stored
+    assert verify_password("correct horse battery", stored) == (True, None)
+    assert verify_password("correct horse batterx", stored)[0] is False
+
+
+def test_an_unknown_user_still_costs_one_verification_and_fails():
+    assert verify_password("anything at all", None) == (False, None)
+
+
+def test_an_oversized_password_is_rejected_without_hashing():
+    assert verify_password("x" * 10_000, hash_password("correct horse battery")) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("Sh0rt!", "too short: at least 12"),
+        ("a" * 300, "too long: at most 256"),
+        ("aaaaaaaaaaaaaaa", "too simple"),
+        ("my-alice-password", "must not contain the user name"),
+    ],
+)
+def test_the_policy_names_the_rule_a_password_breaks_without_echoing_it(password, message):
+    with pytest.raises(WeakPasswordError, match=message) as caught:
+        check_policy(password, username="alice")
+    assert password not in str(caught.value)
+
+
+def test_generated_passwords_are_random_and_pass_the_policy():
+    first, second = generate_password(), generate_password()
+    assert first != second
+    check_policy(first, username="alice")
+
+
+def test_an_issued_token_is_random_shaped_and_kept_only_as_a_digest():
+    token = issue_token()
+    assert looks_like_token(token.plaintext)
+    assert token.digest == hash_token(token.plaintext)
+    assert re.fullmatch(r"[0-9a-f]{64}", token.digest)
+    assert token.plaintext.startswith(token.display_prefix) and len(token.display_prefix) == 7
+    assert token.plaintext not in repr(token)
+    assert issue_token().plaintext != token.plaintext
+
+
+def test_bearer_headers_are_parsed_strictly():
+    token = issue_token().plaintext
+    assert bearer_token(f"Bearer {token}") == token
+    assert bearer_token(f"bearer   {token}") == token
+    assert bearer_token(f"Basic {token}") is None
+    assert bearer_token("Bearer sp_short") is None
+    assert bearer_token(None) is None
