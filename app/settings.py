@@ -4,12 +4,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from app.auth.settings import UsersSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+# Accounts, rate limits, store limits, metrics and logging knobs live in UsersSettings (issue 5).
+class Settings(UsersSettings):
     model_config = SettingsConfigDict(env_prefix="STOREPLANE_", extra="ignore")
 
     # Where the platform keeps its SQLite file and other local state.
