@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Text
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
 
 from app.auth.tokens import looks_like_token
+from app.db.models import AuditEntry
 from app.logging import current_request_id
 
 audit_log = logging.getLogger("storeplane.audit")
@@ -52,21 +53,6 @@ class Outcome(enum.StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"  # tried and failed: wrong password, invalid input, not found
     DENIED = "denied"  # refused by policy: rate limit, store limit, permission, CSRF
-
-
-class AuditEntry(SQLModel, table=True):
-    __tablename__ = "audit_log"
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
-    actor: str | None = Field(default=None, max_length=64, index=True)
-    actor_id: int | None = Field(default=None, index=True)
-    client_ip: str = Field(max_length=64)
-    action: str = Field(max_length=40, index=True)
-    target: str = Field(max_length=200, index=True)
-    outcome: str = Field(max_length=16, index=True)
-    request_id: str | None = Field(default=None, max_length=64, index=True)
-    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
 
 
 @dataclass(frozen=True)
@@ -178,4 +164,4 @@ def query(session: Session, f: AuditFilter) -> list[AuditEntry]:
     if f.before_id is not None:
         stmt = stmt.where(col(AuditEntry.id) < f.before_id)
     stmt = stmt.order_by(col(AuditEntry.id).desc()).limit(max(1, min(f.limit, 1000)))
-    return list(session.exec(stmt))
+    return list(session.execute(stmt).scalars())

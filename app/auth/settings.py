@@ -11,10 +11,12 @@ from typing import Annotated, Literal
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class UsersSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOREPLANE_", extra="ignore")
+
     # First admin: created at start-up when no admin exists. The password comes from
     # STOREPLANE_ADMIN_PASSWORD or a file (a mounted Kubernetes Secret); there is no default.
     admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_.-]{1,62}$")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -49,8 +49,15 @@ class User(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # The role: admin or user (two roles, so a flag; the API shows it as `role`).
     is_admin: bool = Field(default=False, nullable=False)
     created_at: datetime = _created()
+    # Argon2id (app.auth.passwords); None: the account logs in with API tokens only.
+    password_hash: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    # A disabled user's tokens and sessions are refused on their next request.
+    disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # Per-user store limit set by an admin; None: STOREPLANE_MAX_STORES_PER_USER.
+    max_stores: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class ApiToken(SQLModel, table=True):
@@ -63,6 +70,8 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     # The first characters, so a person can tell their tokens apart without the secret.
     prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    # What the user called it ("CI", "laptop"); never part of the secret.
+    name: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     created_at: datetime = _created()
     last_used_at: datetime | None = _ts()
     revoked_at: datetime | None = _ts()
@@ -150,3 +159,23 @@ class StoreEvent(SQLModel, table=True):
     step: str = Field(sa_column=Column(String(64), nullable=False))
     message: str = Field(sa_column=Column(Text, nullable=False))
     duration_ms: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to what, from where, with what outcome, in which request, when (app.audit).
+
+    Never holds a secret: app.audit.record scrubs the detail before it gets here.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    actor_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True, index=True))
+    client_ip: str = Field(sa_column=Column(String(64), nullable=False))
+    action: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    target: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
