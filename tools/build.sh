@@ -70,9 +70,28 @@ link_all() {
     local src="$cache/$c-$(component_key "$c")"
     for f in "$src"/*; do ln -sfn "$f" "$dir/$(basename "$f")"; done
   done
+  kwok_stages "$dir/kwok-stages.yaml"
   # The pins these binaries were built from; the launcher compares them with versions.env.
   cp "$here/versions.env" "$dir/versions.env"
   echo "tools: binaries in $dir"
+}
+
+# KWOK v0.8 has no built-in stages: assemble its stock node, pod-ready, pod-delete and volume stages
+# from the pinned module. Storeplane's own pod-finishing stages live in app/simcluster/stages.yaml.
+kwok_stages() {
+  local src first=1
+  src=$(cd "$here/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  src="$src/kustomize/stage"
+  {
+    for stage in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+      pod/fast/pod-ready.yaml pod/fast/pod-delete.yaml volume/fast/pvc-provision.yaml \
+      volume/fast/pv-bind.yaml volume/fast/pvc-delete.yaml volume/fast/pv-delete.yaml; do
+      [ $first = 1 ] || echo "---"
+      first=0
+      echo "# from sigs.k8s.io/kwok@$KWOK_VERSION kustomize/stage/$stage"
+      cat "$src/$stage"
+    done
+  } > "$1"
 }
 
 if [ "${1:-}" = "--bin-dir" ]; then bin_dir; exit 0; fi
