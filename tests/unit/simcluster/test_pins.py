@@ -51,5 +51,5 @@ def test_a_missing_binary_is_named(tmp_path, monkeypatch):
     for name in pins.BINARIES:
         if name != "kwok":
             (bin_dir / name).touch()
-    with pytest.raises(BinariesMissing, match="missing from .*: kwok"):
+    with pytest.raises(BinariesMissing, match=r"missing from .*: kwok"):
         locate_toolset()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie is dead for our purposes.
-    with open(f"/proc/{pid}/stat") as stat:
+    with Path(f"/proc/{pid}/stat").open() as stat:
         return stat.read().split()[2] != "Z"
 
 
