@@ -1,0 +1,170 @@
+{{/*
+Chart name, truncated to 63 characters because Kubernetes names and label values cannot be longer.
+*/}}
+{{- define "store.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified prefix for every object. One release per namespace, so the release name alone is
+unique; it is truncated so that "<fullname>-<component>" suffixes still fit in 63 characters.
+*/}}
+{{- define "store.fullname" -}}
+{{- .Release.Name | trunc 42 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Name of one component object: store.componentName (list $ "wordpress").
+*/}}
+{{- define "store.componentName" -}}
+{{- $root := index . 0 -}}
+{{- printf "%s-%s" (include "store.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Chart label value: name-version, "+" is not allowed in label values.
+*/}}
+{{- define "store.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Standard labels on every object, so `kubectl get all -l app.kubernetes.io/instance=<release>` finds them.
+*/}}
+{{- define "store.labels" -}}
+helm.sh/chart: {{ include "store.chart" . }}
+{{ include "store.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: storeplane
+storeplane.io/engine: {{ .Values.engine }}
+{{- end -}}
+
+{{/*
+Selector labels: stable across upgrades (selectors of Deployments and StatefulSets are immutable).
+*/}}
+{{- define "store.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "store.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/*
+Labels of one component: store.componentLabels (list $ "web"). The component names web, database,
+setup and order-test are the contract the shared NetworkPolicies select on, for every engine.
+*/}}
+{{- define "store.componentLabels" -}}
+{{ include "store.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{- define "store.componentSelectorLabels" -}}
+{{ include "store.selectorLabels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/*
+The store's primary host: `host` if given, else <release>.<baseDomain>.
+*/}}
+{{- define "store.host" -}}
+{{- if .Values.host -}}
+{{- .Values.host -}}
+{{- else -}}
+{{- printf "%s.%s" .Release.Name .Values.baseDomain -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Public base URL of the store; https only when TLS is enabled on the Ingress.
+*/}}
+{{- define "store.url" -}}
+{{- printf "%s://%s" (ternary "https" "http" .Values.tls.enabled) (include "store.host" .) -}}
+{{- end -}}
+
+{{/*
+Store title shown in the shop: storeName, else the release name.
+*/}}
+{{- define "store.title" -}}
+{{- .Values.storeName | default .Release.Name -}}
+{{- end -}}
+
+{{/*
+Admin e-mail: admin.email, else admin@<host>.
+*/}}
+{{- define "store.adminEmail" -}}
+{{- .Values.admin.email | default (printf "admin@%s" (include "store.host" .)) -}}
+{{- end -}}
+
+{{/*
+Name of the Secret holding the generated credentials (kept across upgrades with lookup).
+*/}}
+{{- define "store.credentialsSecret" -}}
+{{- include "store.componentName" (list . "credentials") -}}
+{{- end -}}
+
+{{/*
+Engine dispatch: each engine defines store.<engine>.webPort and store.<engine>.databasePort, so the
+shared guardrails need no knowledge of any one engine.
+*/}}
+{{- define "store.webPort" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.webPort" .Values.engine) . -}}
+{{- end -}}
+
+{{- define "store.databasePort" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.databasePort" .Values.engine) . -}}
+{{- end -}}
+
+{{/*
+Image reference "<repository>:<tag>", or "<repository>@<digest>" when a digest pins it harder.
+*/}}
+{{- define "store.image" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Container security context that passes Pod Security "restricted": non-root, no escalation, no
+capabilities, RuntimeDefault seccomp. Pass a dict with uid, gid and readOnly.
+*/}}
+{{- define "store.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .gid }}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: {{ .readOnly }}
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Pod security context: numeric ids (no image here sets a numeric USER), fsGroup so the volume is
+writable by that group, RuntimeDefault seccomp. Pass a dict with uid and gid.
+*/}}
+{{- define "store.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .gid }}
+fsGroup: {{ .gid }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Fails rendering for an engine this chart version does not build yet, with a message the orchestrator
+can show as is. Called by templates/engine-check.yaml and by every engine dispatch, because Helm
+renders templates in name order and the first failure wins.
+*/}}
+{{- define "store.assertEngine" -}}
+{{- $built := list "woocommerce" -}}
+{{- if not (has .Values.engine $built) -}}
+{{- fail (printf "engine %q is not available in store chart %s yet: only %s is built (MedusaJS arrives with its own issue); set engine: woocommerce" .Values.engine .Chart.Version (join ", " $built)) -}}
+{{- end -}}
+{{- end -}}
