@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
 from app import metrics
+from app.db.models import Store, User
+from app.lifecycle import StoreStatus
+from app.settings import Settings
 
 # The limit names used in errors, metrics and the API; stable, clients may match on them.
 STORES_PER_USER = "stores_per_user"
@@ -96,3 +102,40 @@ def check_can_create(limits: StoreLimits, usage: StoreUsage) -> None:
 def _refuse(limit: str, value: int, usage: int, status: int, hint: str) -> None:
     metrics.LIMIT_REJECTIONS.labels(limit=limit).inc()
     raise LimitExceeded(limit, value, usage, status, hint)
+
+
+# Stores that count as "provisioning": queued for a worker or being installed.
+_PROVISIONING = (StoreStatus.PENDING, StoreStatus.PROVISIONING)
+# Any constant works; it names the one lock all store creations share on PostgreSQL.
+_CREATE_LOCK_KEY = 0x53504C4E
+
+
+def count_usage(session: Session, owner_id: int) -> StoreUsage:
+    live = Store.status != StoreStatus.DELETED
+    user_stores, user_provisioning = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Store.status.in_(_PROVISIONING)),  # type: ignore[attr-defined]
+        ).where(Store.owner_id == owner_id, live)
+    ).one()
+    all_stores = session.execute(select(func.count()).select_from(Store).where(live)).scalar_one()
+    return StoreUsage(user_stores=user_stores, all_stores=all_stores, user_provisioning=user_provisioning)
+
+
+def enforce_store_limits(session: Session, owner: User, settings: Settings) -> None:
+    """Raise LimitExceeded if `owner` may not create another store now.
+
+    Call it in the transaction that inserts the store. Counting and inserting must not interleave
+    with another creation: SQLite's BEGIN IMMEDIATE already serialises writers; on PostgreSQL a
+    transaction-scoped advisory lock does, for the global limit as much as the per-user one.
+    """
+    assert owner.id is not None
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK_KEY})
+    limits = StoreLimits.for_user(
+        default_per_user=settings.max_stores_per_user,
+        user_override=owner.max_stores,
+        global_max=settings.max_stores_global,
+        provisioning_per_user=settings.max_provisioning_per_user,
+    )
+    check_can_create(limits, count_usage(session, owner.id))

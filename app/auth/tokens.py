@@ -49,3 +49,11 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not looks_like_token(value):
         return None
     return value
+
+
+def contains_token(text: str) -> bool:
+    """Whether a token-shaped string appears anywhere in `text` (for leak checks)."""
+    return bool(_TOKEN_ANYWHERE.search(text))
+
+
+_TOKEN_ANYWHERE = re.compile(r"sp_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")

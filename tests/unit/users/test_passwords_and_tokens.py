@@ -11,7 +11,7 @@ from app.auth.passwords import (
     hash_password,
     verify_password,
 )
-from app.auth.tokens import bearer_token, hash_token, issue_token, looks_like_token
+from app.auth.tokens import bearer_token, contains_token, hash_token, issue_token, looks_like_token
 
 
 def test_a_password_is_stored_as_an_argon2id_hash_that_verifies_only_itself():
@@ -68,3 +68,9 @@ def test_bearer_headers_are_parsed_strictly():
     assert bearer_token(f"Basic {token}") is None
     assert bearer_token("Bearer sp_short") is None
     assert bearer_token(None) is None
+
+
+def test_token_shaped_strings_are_found_inside_text_for_leak_checks():
+    token = issue_token().plaintext
+    assert contains_token(f"Authorization: Bearer {token}.")
+    assert not contains_token(f"{token}x") and not contains_token("sp_short")

@@ -1,0 +1,138 @@
+"""Account data functions shared by the JSON API and the dashboard: users, passwords, API tokens.
+
+Each runs inside the caller's transaction. Password hashing is slow on purpose (Argon2id): callers on
+the event loop run `authenticate` and `set_password` in a thread.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import WeakPasswordError, check_policy, hash_password, verify_password
+from app.db.engine import utcnow
+from app.db.models import ApiToken, User
+from app.db.users import issue_token
+
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
+MAX_TOKENS_PER_USER = 50
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; the message says why and what to do."""
+
+
+def check_username(name: str) -> None:
+    if not USERNAME.fullmatch(name):
+        raise AccountError(
+            "a user name is 2-63 characters: a lower-case letter, then lower-case letters, "
+            "digits, '_', '.' or '-'"
+        )
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+
+
+def admin_exists(session: Session) -> bool:
+    return session.execute(select(User.id).where(User.is_admin.is_(True)).limit(1)).first() is not None  # type: ignore[attr-defined]
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.name)).scalars())
+
+
+def create_user(session: Session, *, name: str, password: str | None, is_admin: bool = False) -> User:
+    """A new account; password None makes a token-only account (an admin issues its tokens)."""
+    check_username(name)
+    if find_user(session, name) is not None:
+        raise AccountError(f"a user named {name!r} already exists")
+    user = User(name=name, is_admin=is_admin)
+    if password is not None:
+        user.password_hash = _policy_hash(password, name)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = _policy_hash(password, user.name)
+    session.flush()
+
+
+def _policy_hash(password: str, name: str) -> str:
+    try:
+        check_policy(password, username=name)
+    except WeakPasswordError as exc:
+        raise AccountError(str(exc)) from exc
+    return hash_password(password)
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user if the name and password match and the account is enabled; None otherwise.
+
+    Unknown names cost one Argon2 verification too, so timing does not reveal which names exist.
+    """
+    user = find_user(session, name) if USERNAME.fullmatch(name) else None
+    ok, new_hash = verify_password(password, user.password_hash if user else None)
+    if user is None or not ok or user.disabled:
+        return None
+    if new_hash is not None:  # hashed with older parameters: upgrade while we have the password
+        user.password_hash = new_hash
+    return user
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """(row, plaintext): the plaintext exists only in this return value, to be shown once."""
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise AccountError("a token name is 1-64 characters, e.g. 'CI' or 'laptop'")
+    live = session.execute(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).scalar_one()
+    if live >= MAX_TOKENS_PER_USER:
+        raise AccountError(f"you have {live} live tokens, the most allowed; revoke one first")
+    plaintext = issue_token(session, user)
+    row = session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()).limit(1)  # type: ignore[union-attr]
+    ).scalar_one()
+    row.name = name
+    session.flush()
+    return row, plaintext
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens, live first, newest first within each group."""
+    query = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())  # type: ignore[union-attr]
+    )
+    return list(session.execute(query).scalars())
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of the user's tokens (admins: anyone's). None if there is no such token for them."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != user.id and not user.is_admin):
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return row
+
+
+def set_disabled(session: Session, user: User, disabled: bool) -> None:
+    user.disabled = disabled
+    session.flush()
+
+
+def set_max_stores(session: Session, user: User, max_stores: int | None) -> None:
+    if max_stores is not None and not 0 <= max_stores <= 10_000:
+        raise AccountError("max_stores is a whole number from 0 to 10000, or null for the default")
+    user.max_stores = max_stores
+    session.flush()
