@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.tokens import hash_token, looks_like_token
+from app.auth.tokens import issue_token as new_token
 from app.db.engine import utcnow
 from app.db.models import ApiToken, User
 
-TOKEN_PREFIX = "sp_"  # noqa: S105 - a marker, not a secret
 # last_used_at is a hint for people, not an audit trail: write it at most once a minute per token.
 _TOUCH_EVERY = timedelta(minutes=1)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def get_or_create_user(session: Session, name: str, *, is_admin: bool = False) -> User:
@@ -36,14 +31,14 @@ def get_or_create_user(session: Session, name: str, *, is_admin: bool = False) -
 def issue_token(session: Session, user: User) -> str:
     """Create a token for `user` and return it: only its hash is stored, so it is shown this once."""
     assert user.id is not None
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:10]))
+    issued = new_token()
+    session.add(ApiToken(user_id=user.id, token_hash=issued.digest, prefix=issued.display_prefix))
     session.flush()
-    return token
+    return issued.plaintext
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    if not looks_like_token(token):
         return None
     digest = hash_token(token)
     row = session.execute(
@@ -55,4 +50,5 @@ def user_for_token(session: Session, token: str) -> User | None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         row.last_used_at = now
-    return session.get(User, row.user_id)
+    user = session.get(User, row.user_id)
+    return None if user is None or user.disabled else user

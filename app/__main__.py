@@ -1,0 +1,109 @@
+"""`python -m app serve | worker | migrate | tokens create --user NAME [--admin]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+import sys
+
+from app.settings import get_settings
+
+_USER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Storeplane")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="the API, with embedded workers unless --no-workers")
+    serve.add_argument("--no-workers", action="store_true", help="API only (workers run elsewhere)")
+    commands.add_parser("worker", help="a worker: claims jobs and runs store actions, plus the reconciler")
+    commands.add_parser("migrate", help="apply database migrations")
+    tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(dest="tokens", required=True)
+    create = tokens.add_parser("create", help="create a user if needed and print a new API token once")
+    create.add_argument("--user", required=True, help="user name (letters, digits, '.', '_', '-')")
+    create.add_argument("--admin", action="store_true", help="the user sees every store")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        return _serve(workers=not args.no_workers)
+    if args.command == "worker":
+        return asyncio.run(_worker())
+    if args.command == "migrate":
+        from app.db.migrate import upgrade_to_head
+
+        upgrade_to_head(get_settings().effective_database_url)
+        print("database is at the latest schema")
+        return 0
+    return _create_token(args.user, admin=args.admin)
+
+
+def _serve(*, workers: bool) -> int:
+    import uvicorn
+
+    from app.logging import configure_logging
+    from app.main import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    # uvicorn turns SIGTERM into a graceful shutdown, which runs the app's lifespan exit: the
+    # embedded worker stops claiming and lets running jobs finish (or hands them back).
+    uvicorn.run(
+        create_app(settings, run_workers=workers),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 10,
+    )
+    return 0
+
+
+async def _worker() -> int:
+    from app.db.engine import make_engine, make_sessionmaker
+    from app.jobs.worker import Worker
+    from app.logging import configure_logging
+    from app.reconciler import Reconciler
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.effective_database_url)
+    factory = make_sessionmaker(engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.gather(Worker(factory, settings).run(stop), Reconciler(factory, settings).run(stop))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _create_token(name: str, *, admin: bool) -> int:
+    from app.db.engine import make_engine, make_sessionmaker, transaction
+    from app.db.migrate import upgrade_to_head
+    from app.db.users import get_or_create_user, issue_token
+
+    if not _USER_NAME.match(name):
+        print(
+            f"error: {name!r} is not a valid user name: 1-63 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit",
+            file=sys.stderr,
+        )
+        return 2
+    url = get_settings().effective_database_url
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "sqlite":
+            upgrade_to_head(url)
+        with transaction(make_sessionmaker(engine)) as session:
+            token = issue_token(session, get_or_create_user(session, name, is_admin=admin))
+    finally:
+        engine.dispose()
+    print(token)  # the only time it is shown: only its hash is stored
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

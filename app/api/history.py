@@ -1,0 +1,50 @@
+"""A store's Helm history for the API (a live read from the cluster, not from our database)."""
+
+from __future__ import annotations
+
+from app.api.problems import Problem
+from app.api.schemas import RevisionPublic
+from app.db.models import Store
+from app.errors import NotFound, PermanentError, RetryableError
+from app.jobs.actions import reconcile_actions
+from app.jobs.outcome import StoreSnapshot
+from app.lifecycle import StoreStatus
+from app.settings import Settings
+
+
+async def store_history(store: Store, settings: Settings) -> list[RevisionPublic]:
+    if store.status in (StoreStatus.PENDING, StoreStatus.DELETED):
+        return []  # nothing installed yet, or nothing left
+    actions, make_target = reconcile_actions()
+    snapshot = StoreSnapshot(
+        id=store.id,
+        name=store.name,
+        owner="",  # history reads the release only; the owner label is not needed
+        engine=store.engine,
+        namespace=store.namespace,
+        host=store.host,
+        status=StoreStatus(store.status),
+        chart_values=dict(store.chart_values or {}),
+        helm_revision=store.helm_revision,
+    )
+    try:
+        revisions = await actions.history(make_target(snapshot))  # type: ignore[attr-defined]
+    except NotFound:
+        return []
+    except RetryableError as exc:
+        raise Problem(
+            503, "cluster-unavailable", f"Cannot read the store's history now: {exc.message}"
+        ) from exc
+    except PermanentError as exc:
+        raise Problem(502, "history-unavailable", f"Cannot read the store's history: {exc.message}") from exc
+    return [
+        RevisionPublic(
+            revision=r.revision,
+            status=r.status,
+            chart=r.chart,
+            app_version=r.app_version,
+            updated=r.updated,
+            description=r.description,
+        )
+        for r in revisions
+    ]

@@ -1,0 +1,99 @@
+"""Errors as RFC 9457 `application/problem+json`, each with a sentence a person understands."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db.stores import IdempotencyMismatch, NameTaken
+from app.jobs.queue import ActiveJobExists
+from app.lifecycle import IllegalTransition
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error response: `slug` names the kind of problem, `detail` says what to do about it."""
+
+    def __init__(
+        self, status: int, slug: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail, self.headers, self.extra = status, slug, detail, headers, extra
+
+
+def problem_response(
+    status: int, slug: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"urn:storeplane:problem:{slug}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _sentence(error: dict[str, Any]) -> str:
+    """One readable sentence for one pydantic error."""
+    field, kind, message = _field(tuple(error.get("loc", ()))), error.get("type", ""), error.get("msg", "")
+    if kind == "missing":
+        return f"'{field}' is required."
+    if kind == "extra_forbidden":
+        return f"'{field}' is not a field this endpoint accepts."
+    if kind == "json_invalid":
+        return "The request body is not valid JSON."
+    if kind in ("model_attributes_type", "dict_type") and field == "body":
+        return "The request body must be a JSON object."
+    message = message.removeprefix("Value error, ")
+    return f"'{field}': {message[0].lower() + message[1:] if message else kind}" + (
+        "" if message.endswith(".") else "."
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": _sentence(e)} for e in exc.errors()]
+        detail = " ".join(dict.fromkeys(e["message"] for e in errors))
+        return problem_response(422, "invalid-request", detail, errors=errors)
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return problem_response(409, "illegal-transition", exc.message)
+
+    @app.exception_handler(ActiveJobExists)
+    async def _busy(_: Request, exc: ActiveJobExists) -> JSONResponse:
+        return problem_response(409, "store-busy", str(exc))
+
+    @app.exception_handler(NameTaken)
+    async def _taken(_: Request, exc: NameTaken) -> JSONResponse:
+        return problem_response(409, "name-taken", str(exc))
+
+    @app.exception_handler(IdempotencyMismatch)
+    async def _mismatch(_: Request, exc: IdempotencyMismatch) -> JSONResponse:
+        return problem_response(422, "idempotency-key-reused", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is nothing at this address."
+        if exc.status_code == 405:
+            detail = "This address does not accept that HTTP method."
+        return problem_response(exc.status_code, "http-error", detail, headers=getattr(exc, "headers", None))

@@ -1,0 +1,173 @@
+"""/api/v1/stores: create, list, read, delete, upgrade, roll back, verify, history, events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.api.deps import CurrentUser, FactoryDep, SessionDep, SettingsDep
+from app.api.history import store_history
+from app.api.problems import Problem
+from app.api.schemas import (
+    EventPublic,
+    RevisionPublic,
+    RollbackRequest,
+    StoreCreate,
+    StorePublic,
+    UpgradeRequest,
+)
+from app.db.engine import transaction
+from app.db.events import list_events
+from app.db.models import Store, User
+from app.db.stores import create_store, list_stores, request_action, visible_store
+from app.lifecycle import Action
+from app.logging import current_request_id
+
+router = APIRouter(prefix="/stores", tags=["stores"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Same key and body → the same store; same key, another body → 422.",
+    ),
+]
+
+
+def _found(session: Session, user: User, store_id: str) -> Store:
+    store = visible_store(session, user, store_id)
+    if store is None:
+        raise Problem(404, "store-not-found", f"You have no store with id {store_id!r}.")
+    return store
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+def create(
+    body: StoreCreate,
+    user: CurrentUser,
+    factory: FactoryDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> StorePublic:
+    """Accept a new store; a worker provisions it. Poll GET /stores/{id} until it is ready."""
+    for attempt in range(3):
+        try:
+            with transaction(factory) as session:
+                owner = session.get(User, user.id)
+                assert owner is not None
+                store, _created = create_store(
+                    session,
+                    owner=owner,
+                    name=body.name,
+                    engine=body.engine,
+                    settings=settings,
+                    idempotency_key=idempotency_key,
+                    request_id=current_request_id(),
+                )
+                public = StorePublic.of(store, settings)
+            break
+        except IntegrityError:
+            # Two requests raced for the same key or name (PostgreSQL); the next pass sees the winner.
+            if attempt == 2:
+                raise
+    response.headers["Location"] = f"/api/v1/stores/{public.id}"
+    return public
+
+
+@router.get("", response_model=list[StorePublic])
+def list_(user: CurrentUser, session: SessionDep, settings: SettingsDep, include_deleted: bool = False):
+    return [StorePublic.of(s, settings) for s in list_stores(session, user, include_deleted=include_deleted)]
+
+
+@router.get("/{store_id}", response_model=StorePublic)
+def read(store_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> StorePublic:
+    return StorePublic.of(_found(session, user, store_id), settings)
+
+
+def _act(
+    session: Session,
+    user: User,
+    settings: SettingsDep,
+    store_id: str,
+    action: Action,
+    args: dict | None = None,
+) -> StorePublic:
+    store = _found(session, user, store_id)
+    request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
+    session.flush()
+    return StorePublic.of(store, settings)
+
+
+@router.delete("/{store_id}", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+def delete(store_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> StorePublic:
+    """Uninstall the store and delete its namespace; the store ends Deleted once everything is gone."""
+    return _act(session, user, settings, store_id, Action.DELETE)
+
+
+@router.post("/{store_id}/upgrade", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+def upgrade(
+    store_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: UpgradeRequest | None = None,
+) -> StorePublic:
+    """Upgrade to the platform's current store chart and defaults (also repairs a Failed store)."""
+    return _act(session, user, settings, store_id, Action.UPGRADE)
+
+
+@router.post("/{store_id}/verify", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+def verify(store_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> StorePublic:
+    """Run the store's Helm test: it places an order through the store's own API."""
+    return _act(session, user, settings, store_id, Action.VERIFY)
+
+
+@router.post("/{store_id}/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+async def rollback(
+    store_id: str, body: RollbackRequest, user: CurrentUser, factory: FactoryDep, settings: SettingsDep
+) -> StorePublic:
+    """Roll back to a revision listed by GET /stores/{id}/history."""
+    store = await run_in_threadpool(_read_visible, factory, user, store_id)
+    revisions = [r.revision for r in await store_history(store, settings)]
+    if body.revision not in revisions:
+        known = ", ".join(map(str, revisions)) or "none"
+        raise Problem(
+            422,
+            "unknown-revision",
+            f"Revision {body.revision} does not exist; this store has revisions {known}.",
+        )
+
+    def act() -> StorePublic:
+        with transaction(factory) as session:
+            return _act(session, user, settings, store_id, Action.ROLLBACK, {"revision": body.revision})
+
+    return await run_in_threadpool(act)
+
+
+@router.get("/{store_id}/history", response_model=list[RevisionPublic])
+async def history(store_id: str, user: CurrentUser, factory: FactoryDep, settings: SettingsDep):
+    """The store's Helm release history, newest last."""
+    store = await run_in_threadpool(_read_visible, factory, user, store_id)
+    return await store_history(store, settings)
+
+
+@router.get("/{store_id}/events", response_model=list[EventPublic])
+def events(store_id: str, user: CurrentUser, session: SessionDep, limit: int = 200) -> list[EventPublic]:
+    """The store's activity log, oldest first."""
+    if not 1 <= limit <= 1000:
+        raise Problem(422, "invalid-request", "'limit' must be between 1 and 1000.")
+    store = _found(session, user, store_id)
+    return [EventPublic.of(e) for e in list_events(session, store.id, limit=limit)]
+
+
+def _read_visible(factory: FactoryDep, user: User, store_id: str) -> Store:
+    with transaction(factory) as session:
+        return _found(session, user, store_id)

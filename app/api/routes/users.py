@@ -1,0 +1,86 @@
+"""/api/v1/users: who am I; admins create users, disable/enable them, change roles and store limits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.deps import CurrentUser, FactoryDep, SessionDep
+from app.api.problems import Problem
+from app.auth import accounts
+from app.auth.deps import AdminUser
+from app.auth.passwords import generate_password
+from app.auth.schemas import PasswordChange, UserCreate, UserCreated, UserPublic, UserUpdate
+from app.db.engine import transaction
+from app.db.models import User
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.of(user)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: PasswordChange, user: CurrentUser, factory: FactoryDep) -> None:
+    """Change your own password; the current one is required."""
+    with transaction(factory) as session:
+        if accounts.authenticate(session, user.name, body.current_password) is None:
+            raise Problem(403, "wrong-password", "The current password is wrong.")
+        owner = session.get(User, user.id)
+        assert owner is not None
+        try:
+            accounts.set_password(session, owner, body.new_password)
+        except accounts.AccountError as exc:
+            raise Problem(422, "weak-password", str(exc)) from exc
+
+
+@router.get("", response_model=list[UserPublic])
+def list_(_admin: AdminUser, session: SessionDep) -> list[UserPublic]:
+    return [UserPublic.of(user) for user in accounts.list_users(session)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserCreated)
+def create(body: UserCreate, _admin: AdminUser, session: SessionDep) -> UserCreated:
+    """Create a user with a generated password, shown in this response only."""
+    password = generate_password()
+    try:
+        user = accounts.create_user(session, name=body.name, password=password, is_admin=body.role == "admin")
+    except accounts.UserExists as exc:
+        raise Problem(409, "user-exists", str(exc)) from exc
+    except accounts.AccountError as exc:
+        raise Problem(422, "user-invalid", str(exc)) from exc
+    user.max_stores = body.max_stores
+    session.flush()
+    return UserCreated(**UserPublic.of(user).model_dump(), password=password)
+
+
+@router.get("/{user_id}", response_model=UserPublic)
+def read(user_id: int, _admin: AdminUser, session: SessionDep) -> UserPublic:
+    return UserPublic.of(_found(session, user_id))
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update(user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep) -> UserPublic:
+    """Disable or enable a user (their tokens and sessions stop or start working at once), change
+    their role, or set their store limit (`reset_max_stores` returns to the platform default)."""
+    user = _found(session, user_id)
+    if user.id == admin.id and (body.disabled or body.role == "user"):
+        raise Problem(409, "self-lockout", "You cannot disable yourself or drop your own admin role.")
+    if body.disabled is not None:
+        accounts.set_disabled(session, user, body.disabled)
+    if body.role is not None:
+        user.is_admin = body.role == "admin"
+    if body.reset_max_stores:
+        accounts.set_max_stores(session, user, None)
+    elif body.max_stores is not None:
+        accounts.set_max_stores(session, user, body.max_stores)
+    session.flush()
+    return UserPublic.of(user)
+
+
+def _found(session: SessionDep, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise Problem(404, "user-not-found", f"There is no user with id {user_id}.")
+    return user

@@ -1,0 +1,124 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.db.models import Store, StoreEvent
+from app.engines import ENGINES
+from app.settings import Settings
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAME_MAX = 30
+# Names that would collide with platform hosts under the base domain, or just confuse people.
+RESERVED_NAMES = frozenset(
+    {"admin", "api", "app", "apps", "auth", "dashboard", "default", "docs", "grafana", "kube-system",
+     "kube-public", "localhost", "login", "mail", "metrics", "platform", "prometheus", "static", "status",
+     "storeplane", "support", "www"}
+)  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreCreate(Strict):
+    name: str = Field(
+        description="DNS-1123 label, at most 30 characters; the store's host is <name>.<domain>."
+    )
+    engine: str = Field(description="One of the registered engines: " + ", ".join(ENGINES))
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_is_a_dns_label(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("the store name must be a string")
+        if not value:
+            raise ValueError("the store name cannot be empty")
+        if len(value) > NAME_MAX:
+            raise ValueError(f"the store name must be at most {NAME_MAX} characters (it has {len(value)})")
+        if not _DNS_LABEL.match(value):
+            raise ValueError(
+                "the store name may contain only lowercase letters, digits and '-', "
+                "and must start and end with a letter or digit"
+            )
+        if value in RESERVED_NAMES:
+            raise ValueError(f"the store name {value!r} is reserved; choose another one")
+        return value
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_is_registered(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r}; choose one of: {', '.join(ENGINES)}")
+        return value
+
+
+class UpgradeRequest(Strict):
+    """Upgrade to the platform's current chart and store defaults.
+
+    Per-store chart values are deliberately not accepted: the guardrails (quota, limits, network
+    policies) are chart values too, and an owner must not be able to lift them.
+    """
+
+
+class RollbackRequest(Strict):
+    revision: int = Field(ge=1, description="A revision number from GET /stores/{id}/history.")
+
+
+class StoreUrls(BaseModel):
+    storefront: str
+    admin: str
+
+
+class StorePublic(BaseModel):
+    id: str
+    name: str
+    engine: str
+    status: str
+    status_reason: str | None
+    namespace: str
+    urls: StoreUrls
+    created_at: datetime
+    ready_at: datetime | None
+    helm_revision: int | None
+
+    @classmethod
+    def of(cls, store: Store, settings: Settings) -> StorePublic:
+        base = f"{settings.store_url_scheme}://{store.host}"
+        return cls(
+            id=store.id,
+            name=store.name,
+            engine=store.engine,
+            status=store.status,
+            status_reason=store.status_reason,
+            namespace=store.namespace,
+            urls=StoreUrls(storefront=f"{base}/", admin=base + ENGINES[store.engine].admin_path),
+            created_at=store.created_at,
+            ready_at=store.ready_at,
+            helm_revision=store.helm_revision,
+        )
+
+
+class EventPublic(BaseModel):
+    at: datetime
+    step: str
+    message: str
+    duration_ms: int | None
+
+    @classmethod
+    def of(cls, event: StoreEvent) -> EventPublic:
+        return cls(at=event.at, step=event.step, message=event.message, duration_ms=event.duration_ms)
+
+
+class RevisionPublic(BaseModel):
+    revision: int
+    status: str
+    chart: str | None = None
+    app_version: str | None = None
+    updated: datetime | None = None
+    description: str | None = None

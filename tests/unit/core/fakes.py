@@ -1,0 +1,79 @@
+"""An in-memory stand-in for app.reconcile, at the job-runner boundary only (unit tests).
+
+It implements the store-action contract of docs/design.md; each call takes the next scripted
+outcome for (store name, action): an exception to raise, "block" to wait for `release`, or nothing
+to succeed. It counts how many actions run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from app.jobs.outcome import StoreSnapshot
+
+
+class FakeActions:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.script: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        self.calls: list[tuple[str, str]] = []
+        self.timeouts: list[float] = []
+        self.active = 0
+        self.max_active = 0
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()  # set once any action has begun
+        self.cancelled: list[tuple[str, str]] = []
+        self.revisions: dict[str, int] = defaultdict(int)
+
+    def then(self, name: str, action: str, *outcomes: Any) -> FakeActions:
+        self.script[(name, action)].extend(outcomes)
+        return self
+
+    async def _run(self, action: str, t: StoreSnapshot, emit: Any, limit: float) -> None:
+        self.calls.append((t.name, action))
+        self.timeouts.append(limit)
+        self.active += 1
+        self.started.set()
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await emit(action, f"fake {action} of {t.name}")
+            outcome = self.script[(t.name, action)].pop(0) if self.script[(t.name, action)] else None
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if outcome == "block":
+                await self.release.wait()
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        except asyncio.CancelledError:
+            self.cancelled.append((t.name, action))
+            raise
+        finally:
+            self.active -= 1
+
+    async def provision(self, t: StoreSnapshot, *, emit: Any, timeout: float) -> int:  # noqa: ASYNC109
+        await self._run("provision", t, emit, timeout)
+        self.revisions[t.name] += 1
+        return self.revisions[t.name]
+
+    async def upgrade(self, t: StoreSnapshot, *, emit: Any, timeout: float) -> int:  # noqa: ASYNC109
+        await self._run("upgrade", t, emit, timeout)
+        self.revisions[t.name] += 1
+        return self.revisions[t.name]
+
+    async def rollback(self, t: StoreSnapshot, revision: int, *, emit: Any, timeout: float) -> int:  # noqa: ASYNC109
+        await self._run("rollback", t, emit, timeout)
+        self.revisions[t.name] += 1
+        return self.revisions[t.name]
+
+    async def verify(self, t: StoreSnapshot, *, emit: Any, timeout: float) -> None:  # noqa: ASYNC109
+        await self._run("verify", t, emit, timeout)
+
+    async def delete(self, t: StoreSnapshot, *, emit: Any, timeout: float) -> None:  # noqa: ASYNC109
+        await self._run("delete", t, emit, timeout)
+
+
+def same_snapshot(snapshot: StoreSnapshot) -> StoreSnapshot:
+    """The fake takes the job's snapshot as its target."""
+    return snapshot
