@@ -15,9 +15,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.tokens import looks_like_token
 from app.db.models import AuditEntry
@@ -47,6 +52,8 @@ class Action(enum.StrEnum):
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
     USER_LIMITS = "user.limits"
+    USER_ROLE = "user.role"
+    PASSWORD_CHANGE = "user.password_change"  # noqa: S105
 
 
 class Outcome(enum.StrEnum):
@@ -165,3 +172,115 @@ def query(session: Session, f: AuditFilter) -> list[AuditEntry]:
         stmt = stmt.where(col(AuditEntry.id) < f.before_id)
     stmt = stmt.order_by(col(AuditEntry.id).desc()).limit(max(1, min(f.limit, 1000)))
     return list(session.execute(stmt).scalars())
+
+
+# Every mutating API route, and the reads that reveal a secret, with the action they are audited as.
+# tests/unit/users/test_audit_coverage.py fails if a mutating route is missing from here.
+AUDITED_ROUTES: dict[tuple[str, str], Action] = {
+    ("POST", "/api/v1/stores"): Action.STORE_CREATE,
+    ("DELETE", "/api/v1/stores/{store_id}"): Action.STORE_DELETE,
+    ("POST", "/api/v1/stores/{store_id}/upgrade"): Action.STORE_UPGRADE,
+    ("POST", "/api/v1/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
+    ("POST", "/api/v1/stores/{store_id}/verify"): Action.STORE_VERIFY,
+    ("GET", "/api/v1/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
+    ("POST", "/api/v1/tokens"): Action.TOKEN_CREATE,
+    ("DELETE", "/api/v1/tokens/{token_id}"): Action.TOKEN_REVOKE,
+    ("POST", "/api/v1/users"): Action.USER_CREATE,
+    ("PATCH", "/api/v1/users/{user_id}"): Action.USER_UPDATE,
+    ("POST", "/api/v1/users/me/password"): Action.PASSWORD_CHANGE,
+}
+# Path parameters that name the target, and how the target is written.
+_TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user"}
+_LOCATION = re.compile(r"/api/v1/(stores|tokens|users)/([^/?]+)$")
+_LOCATION_KIND = {"stores": "store", "tokens": "token", "users": "user"}
+
+
+def outcome_for(status: int) -> Outcome:
+    if status < 400:
+        return Outcome.SUCCESS
+    if status in (401, 403, 429):
+        return Outcome.DENIED
+    return Outcome.FAILURE
+
+
+def _target(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
+    params = scope.get("path_params") or {}
+    for name, kind in _TARGET_PARAMS.items():
+        if name in params:
+            return f"{kind}:{params[name]}"
+    for key, value in headers:
+        if key.lower() == b"location" and (match := _LOCATION.search(value.decode("latin-1"))):
+            return f"{_LOCATION_KIND[match.group(1)]}:{match.group(2)}"
+    return scope["path"]
+
+
+class AuditMiddleware:
+    """Audits every request that matched a route in AUDITED_ROUTES, once its status is known.
+
+    The entry is written before the response starts, so a client that reads the audit log after a
+    response always finds the entry. Routes refine what is recorded through request.state:
+    `audit_action`, `audit_outcome`, `audit_target`, `audit_detail`; `user` is set by authentication.
+    Routes that audit themselves (the login form) are simply not listed.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Action] | None = None) -> None:
+        self.app = app
+        self.routes = AUDITED_ROUTES if routes is None else routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_audited(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                await self._record(scope, message["status"], list(message.get("headers", [])))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_audited)
+        except Exception:
+            if not started:  # an unhandled error: the 500 still gets its audit entry
+                await self._record(scope, 500, [])
+            raise
+
+    async def _record(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        route = scope.get("route")
+        state: dict[str, Any] = scope.get("state") or {}
+        action = state.get("audit_action")
+        if action is None and route is not None:
+            action = self.routes.get((scope["method"], getattr(route, "path", "")))
+        if action is None:
+            return
+        user = state.get("user")
+        request = Request(scope)
+        app_state = scope["app"].state
+        fields = {
+            "action": action,
+            "outcome": state.get("audit_outcome") or outcome_for(status),
+            "actor": Actor(user.id, user.name) if user is not None else ANONYMOUS,
+            "client_ip": app_state.rate_limiter.client_ip(request),
+            "target": state.get("audit_target") or _target(scope, headers),
+            "detail": {"status": status, **(state.get("audit_detail") or {})},
+        }
+        await anyio.to_thread.run_sync(_store, app_state.session_factory, fields)
+
+
+def _store(factory: sessionmaker[Session], fields: dict[str, Any]) -> None:
+    try:
+        with factory() as session:
+            record(session, **fields)
+    except SQLAlchemyError:
+        # The action itself already happened; losing its audit row must be loud, not fatal.
+        audit_log.exception(
+            "audit entry could not be stored",
+            extra={
+                "audit": True,
+                "stored": False,
+                "action": str(fields["action"]),
+                "target": fields["target"],
+            },
+        )

@@ -150,9 +150,16 @@ class RateLimiter:
 
     def check_mutation(self, conn: HTTPConnection, user_key: str | None) -> None:
         """Count one mutating request against its client IP and, when authenticated, its user."""
-        self._hit(self.mutations_per_ip, ip_key(self.client_ip(conn)))
+        self.check_mutation_ip(conn)
         if user_key is not None:
-            self._hit(self.mutations_per_user, user_key)
+            self.check_mutation_user(user_key)
+
+    def check_mutation_ip(self, conn: HTTPConnection) -> None:
+        """Before authentication: even requests with bad credentials spend the address's budget."""
+        self._hit(self.mutations_per_ip, ip_key(self.client_ip(conn)))
+
+    def check_mutation_user(self, user_key: str) -> None:
+        self._hit(self.mutations_per_user, user_key)
 
     def check_login_attempt(self, conn: HTTPConnection, username: str) -> None:
         """Before verifying a password: refuse if this IP or this user name is over its budget."""

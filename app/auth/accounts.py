@@ -24,6 +24,10 @@ class AccountError(ValueError):
     """A request about an account that cannot be done; the message says why and what to do."""
 
 
+class UserExists(AccountError):
+    """The user name is taken."""
+
+
 def check_username(name: str) -> None:
     if not USERNAME.fullmatch(name):
         raise AccountError(
@@ -48,7 +52,7 @@ def create_user(session: Session, *, name: str, password: str | None, is_admin: 
     """A new account; password None makes a token-only account (an admin issues its tokens)."""
     check_username(name)
     if find_user(session, name) is not None:
-        raise AccountError(f"a user named {name!r} already exists")
+        raise UserExists(f"a user named {name!r} already exists; choose another name")
     user = User(name=name, is_admin=is_admin)
     if password is not None:
         user.password_hash = _policy_hash(password, name)

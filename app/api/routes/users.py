@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from app.api.deps import CurrentUser, FactoryDep, SessionDep
 from app.api.problems import Problem
+from app.audit import Action
 from app.auth import accounts
 from app.auth.deps import AdminUser
 from app.auth.passwords import generate_password
@@ -61,22 +62,41 @@ def read(user_id: int, _admin: AdminUser, session: SessionDep) -> UserPublic:
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update(user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep) -> UserPublic:
+def update(
+    user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep, request: Request
+) -> UserPublic:
     """Disable or enable a user (their tokens and sessions stop or start working at once), change
     their role, or set their store limit (`reset_max_stores` returns to the platform default)."""
     user = _found(session, user_id)
     if user.id == admin.id and (body.disabled or body.role == "user"):
         raise Problem(409, "self-lockout", "You cannot disable yourself or drop your own admin role.")
+    changes: dict[str, object] = {}
     if body.disabled is not None:
         accounts.set_disabled(session, user, body.disabled)
+        changes["disabled"] = body.disabled
     if body.role is not None:
         user.is_admin = body.role == "admin"
-    if body.reset_max_stores:
-        accounts.set_max_stores(session, user, None)
-    elif body.max_stores is not None:
-        accounts.set_max_stores(session, user, body.max_stores)
+        changes["role"] = body.role
+    if body.reset_max_stores or body.max_stores is not None:
+        new_limit = None if body.reset_max_stores else body.max_stores
+        changes["max_stores_from"], changes["max_stores_to"] = user.max_stores, new_limit
+        accounts.set_max_stores(session, user, new_limit)
     session.flush()
+    request.state.audit_action = _action_for(changes)
+    request.state.audit_detail = changes
     return UserPublic.of(user)
+
+
+def _action_for(changes: dict[str, object]) -> Action:
+    """The most specific audit action for one update: a single kind of change names itself."""
+    kinds = {"disabled" if k == "disabled" else "role" if k == "role" else "limits" for k in changes}
+    if kinds == {"disabled"}:
+        return Action.USER_DISABLE if changes["disabled"] else Action.USER_ENABLE
+    if kinds == {"role"}:
+        return Action.USER_ROLE
+    if kinds == {"limits"}:
+        return Action.USER_LIMITS
+    return Action.USER_UPDATE
 
 
 def _found(session: SessionDep, user_id: int) -> User:
