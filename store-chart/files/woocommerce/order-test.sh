@@ -35,7 +35,7 @@ fail() {
 
 # header NAME: value of a response header of the last request ("" if absent).
 header() {
-  awk -v name="$1" 'BEGIN { IGNORECASE = 1; FS = ": *" }
+  awk -v name="$1" 'BEGIN { FS = ": *" }
     tolower($1) == tolower(name) { sub(/\r$/, "", $2); value = $2 } END { print value }' "$work/headers"
 }
 

@@ -1,0 +1,353 @@
+"""What `helm template` renders: security context, resources, probes, guardrails and the hooks."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, render
+
+SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+ENVIRONMENTS = [VALUES_DIR / "stores-local.yaml", VALUES_DIR / "stores-prod.yaml"]
+LONG_RUNNING = ("Deployment", "StatefulSet")
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def quantity(value: Any) -> Decimal:
+    """Kubernetes quantity -> number (cores or bytes)."""
+    text = str(value)
+    if text.endswith("m"):
+        return Decimal(text[:-1]) / 1000
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text)
+    assert match, f"not a quantity: {value!r}"
+    number, unit = match.groups()
+    return Decimal(number) * _UNITS.get(unit, 1)
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[dict[str, Any]]:
+    return render(files=(VALUES_DIR / "stores-local.yaml",))
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+@pytest.mark.parametrize("values_file", SCENARIOS + ENVIRONMENTS, ids=lambda p: p.name)
+def test_lint_strict_is_clean_for_every_scenario_and_environment(values_file: Path):
+    result = helm("lint", "--strict", str(CHART), "-f", str(values_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_every_scenario_is_in_ci_folder():
+    assert {p.name for p in SCENARIOS} >= {"default-values.yaml", "tls-values.yaml", "custom-domains-values.yaml"}
+
+
+def test_the_chart_never_creates_its_namespace(objects):
+    assert by_kind(objects, "Namespace") == []
+    assert all("namespace" not in o["metadata"] for o in objects)
+
+
+def test_every_object_carries_the_standard_labels(objects):
+    for o in objects:
+        labels = o["metadata"]["labels"]
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                    "app.kubernetes.io/managed-by", "helm.sh/chart", "app.kubernetes.io/component"):
+            assert key in labels, f"{o['kind']}/{o['metadata']['name']} lacks {key}"
+        assert labels["app.kubernetes.io/instance"] == "shop"
+
+
+def test_every_pod_is_restricted_non_root_without_token(objects):
+    specs = pod_specs(objects)
+    assert set(specs) == {"Deployment/shop-wordpress", "StatefulSet/shop-mariadb", "Job/shop-setup",
+                          "Pod/shop-order-test"}
+    for where, spec in specs.items():
+        assert spec["automountServiceAccountToken"] is False, where
+        pod_ctx = spec["securityContext"]
+        assert pod_ctx["runAsNonRoot"] is True, where
+        assert pod_ctx["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        assert "hostNetwork" not in spec and "hostPID" not in spec, where
+        for volume in spec.get("volumes", []):
+            assert set(volume) - {"name"} <= {"emptyDir", "configMap", "secret", "persistentVolumeClaim"}, where
+
+
+def test_every_container_has_the_security_context_and_resources(objects):
+    for where, spec in pod_specs(objects).items():
+        for c in containers(spec):
+            ctx = c["securityContext"]
+            name = f"{where}/{c['name']}"
+            assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] > 0, name
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert ctx["capabilities"] == {"drop": ["ALL"]}, name
+            assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            assert ctx["readOnlyRootFilesystem"] is True, name
+            for kind in ("requests", "limits"):
+                assert set(c["resources"][kind]) >= {"cpu", "memory"}, f"{name} {kind}"
+            assert not c["image"].endswith(":latest") and (":" in c["image"] or "@" in c["image"]), name
+
+
+def test_wordpress_runs_as_www_data_on_an_unprivileged_port(objects):
+    deployment = one(objects, "Deployment", "shop-wordpress")
+    wordpress = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert wordpress["securityContext"]["runAsUser"] == 33
+    assert wordpress["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    apache = one(objects, "ConfigMap", "shop-apache")["data"]
+    assert "Listen 8080" in apache["ports.conf"]
+    assert "<VirtualHost *:8080>" in apache["000-default.conf"]
+    # Recreate: the ReadWriteOnce volume cannot be mounted by an old and a new pod on two nodes.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_every_long_running_container_has_readiness_and_liveness_probes(objects):
+    long_running = [o for o in objects if o["kind"] in LONG_RUNNING]
+    assert len(long_running) == 2
+    for o in long_running:
+        for c in containers(o["spec"]["template"]["spec"]):
+            assert "readinessProbe" in c and "livenessProbe" in c, f"{o['metadata']['name']}/{c['name']}"
+
+
+def test_database_probes_query_the_server(objects):
+    mariadb = one(objects, "StatefulSet", "shop-mariadb")["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert mariadb[probe]["exec"]["command"] == ["healthcheck.sh", "--connect", "--innodb_initialized"]
+
+
+def test_database_volume_is_sized_from_values_and_deleted_with_the_statefulset():
+    objects = render({"mariadb": {"persistence": {"size": "3Gi", "storageClassName": "fast"}}})
+    sts = one(objects, "StatefulSet", "shop-mariadb")["spec"]
+    claim = sts["volumeClaimTemplates"][0]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "3Gi"
+    assert claim["storageClassName"] == "fast"
+    assert sts["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+
+
+def test_passwords_come_from_the_generated_secret_never_from_values(objects):
+    secret = one(objects, "Secret", "shop-credentials")
+    assert set(secret["data"]) >= {"mariadb-root-password", "mariadb-password", "admin-password"}
+    for values_file in (CHART / "values.yaml", *ENVIRONMENTS, *SCENARIOS):
+        keys = _keys(yaml.safe_load(values_file.read_text()))
+        assert not [k for k in keys if "password" in k.lower() or "secret" in k.lower()], values_file
+    for where, spec in pod_specs(objects).items():
+        for c in containers(spec):
+            for env in c.get("env", []):
+                if "PASSWORD" in env["name"]:
+                    assert env["valueFrom"]["secretKeyRef"]["name"] == "shop-credentials", where
+
+
+def _keys(tree: Any) -> list[str]:
+    if isinstance(tree, dict):
+        return [k for key, value in tree.items() for k in (key, *_keys(value))]
+    if isinstance(tree, list):
+        return [k for item in tree for k in _keys(item)]
+    return []
+
+
+def test_each_render_without_a_cluster_generates_fresh_credentials():
+    # With a cluster, lookup returns the live Secret instead (proven in tests/cluster/chart).
+    first = one(render(), "Secret")["data"]
+    second = one(render(), "Secret")["data"]
+    assert all(first[key] != second[key] for key in first)
+
+
+def test_setup_is_a_bounded_post_install_upgrade_and_rollback_hook_next_to_wordpress(objects):
+    job = one(objects, "Job", "shop-setup")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade,post-rollback"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert job["spec"]["backoffLimit"] == 2
+    assert job["spec"]["activeDeadlineSeconds"] == 900
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    affinity = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert affinity["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["WC_VERSION"]["value"] == "10.2.2"
+    assert env["STORE_URL"]["value"] == "http://shop.localhost"
+    assert env["ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "admin-password"
+
+
+def test_order_test_is_a_helm_test_pod_against_the_web_service(objects):
+    pod = one(objects, "Pod", "shop-order-test")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["STORE_URL"] == "http://shop-wordpress"
+    assert env["STORE_HOST"] == "shop.localhost"
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_the_scripts_in_the_configmap_are_the_files_under_files(objects):
+    data = one(objects, "ConfigMap", "shop-scripts")["data"]
+    for name in ("setup.sh", "order-test.sh"):
+        assert data[name] == (CHART / "files" / "woocommerce" / name).read_text()
+
+
+def test_host_defaults_to_release_dot_base_domain_and_can_be_overridden():
+    ingress = one(render({"baseDomain": "stores.test"}, release="alpha"), "Ingress")
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["alpha.stores.test"]
+    ingress = one(render({"host": "shop.example.org", "ingress": {"className": "traefik"}}), "Ingress")
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["shop.example.org"]
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert "tls" not in ingress["spec"]
+
+
+def test_tls_asks_cert_manager_for_every_host_including_custom_domains():
+    values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
+    objects = render(values, release="alpha")
+    ingress = one(objects, "Ingress")
+    hosts = ["alpha.stores.example.net", "shop.example.org", "www.example.org"]
+    assert [r["host"] for r in ingress["spec"]["rules"]] == hosts
+    assert ingress["spec"]["tls"] == [{"secretName": "alpha-tls", "hosts": hosts}]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    setup_env = {e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup"]["containers"][0]["env"]}
+    assert setup_env["STORE_URL"] == "https://alpha.stores.example.net"
+
+
+def test_the_ingress_can_be_turned_off():
+    assert by_kind(render({"ingress": {"enabled": False}}), "Ingress") == []
+
+
+def test_medusa_fails_rendering_with_a_clear_message():
+    result = helm("template", "shop", str(CHART), values={"engine": "medusa"})
+    assert result.returncode != 0
+    assert 'engine "medusa" is not available in store chart' in result.stderr
+    assert "set engine: woocommerce" in result.stderr
+
+
+# --- guardrails ----------------------------------------------------------------------------------
+
+
+def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """What the store needs at its peak: database, two web pods (an update that overlaps), the
+    setup Job and the test pod all at once."""
+    specs = pod_specs(objects)
+    copies = {"Deployment/shop-wordpress": 2, "StatefulSet/shop-mariadb": 1, "Job/shop-setup": 1,
+              "Pod/shop-order-test": 1}
+    total = {"requests.cpu": Decimal(0), "requests.memory": Decimal(0), "limits.cpu": Decimal(0),
+             "limits.memory": Decimal(0), "pods": Decimal(0)}
+    for where, spec in specs.items():
+        n = copies[where]
+        total["pods"] += n
+        for c in containers(spec):
+            for kind in ("requests", "limits"):
+                for res in ("cpu", "memory"):
+                    total[f"{kind}.{res}"] += n * quantity(c["resources"][kind][res])
+    return total
+
+
+@pytest.mark.parametrize("values_file", [*ENVIRONMENTS, *SCENARIOS], ids=lambda p: p.name)
+def test_peak_usage_fits_inside_the_quota_and_every_container_inside_the_limit_range(values_file: Path):
+    objects = render(files=(values_file,))
+    hard = one(objects, "ResourceQuota")["spec"]["hard"]
+    for key, needed in workload_budget(objects).items():
+        assert needed <= quantity(hard[key]), f"{key}: peak {needed} > quota {hard[key]}"
+    limits = one(objects, "LimitRange")["spec"]["limits"]
+    container_max = next(item["max"] for item in limits if item["type"] == "Container")
+    claim_max = quantity(next(item["max"]["storage"] for item in limits if item["type"] == "PersistentVolumeClaim"))
+    for where, spec in pod_specs(objects).items():
+        for c in containers(spec):
+            for res in ("cpu", "memory"):
+                assert quantity(c["resources"]["limits"][res]) <= quantity(container_max[res]), where
+    claims = [o["spec"] for o in by_kind(objects, "PersistentVolumeClaim")]
+    claims += [t["spec"] for t in one(objects, "StatefulSet")["spec"]["volumeClaimTemplates"]]
+    sizes = [quantity(c["resources"]["requests"]["storage"]) for c in claims]
+    assert len(sizes) == 2
+    assert all(size <= claim_max for size in sizes)
+    assert sum(sizes) <= quantity(hard["requests.storage"])
+    assert len(sizes) <= int(hard["persistentvolumeclaims"])
+
+
+def test_quota_covers_every_kind_the_issue_names(objects):
+    hard = one(objects, "ResourceQuota")["spec"]["hard"]
+    assert set(hard) == {"requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods", "services",
+                         "persistentvolumeclaims", "requests.storage"}
+    limits = {item["type"]: item for item in one(objects, "LimitRange")["spec"]["limits"]}
+    assert set(limits["Container"]) == {"type", "default", "defaultRequest", "max"}
+    assert "storage" in limits["PersistentVolumeClaim"]["max"]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def allowed_flows(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(from, to, port) edges the NetworkPolicies allow, both sides of each edge required.
+    Pods are named by component; 'dns', 'ingress-controller' and 'internet' are outside peers."""
+    pods = {}
+    for o in objects:
+        if o["kind"] in ("Deployment", "StatefulSet", "Job"):
+            labels = o["spec"]["template"]["metadata"]["labels"]
+        elif o["kind"] == "Pod":
+            labels = o["metadata"]["labels"]
+        else:
+            continue
+        pods[labels["app.kubernetes.io/component"]] = labels
+    policies = [o["spec"] for o in by_kind(objects, "NetworkPolicy")]
+
+    def peer_name(peer: dict[str, Any]) -> str | None:
+        if "ipBlock" in peer:
+            return "internet"
+        if "namespaceSelector" in peer:
+            is_dns = peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
+            return "dns" if is_dns else "ingress-controller"
+        return next((name for name, labels in pods.items() if _selects(peer["podSelector"], labels)), None)
+
+    egress: set[tuple[str, str, str]] = set()
+    ingress: set[tuple[str, str, str]] = set()
+    for policy in policies:
+        targets = [name for name, labels in pods.items() if _selects(policy["podSelector"], labels)]
+        for rule in policy.get("egress", []):
+            for peer in rule.get("to", []):
+                for port in rule.get("ports", []):
+                    egress |= {(t, peer_name(peer), str(port["port"])) for t in targets}
+        for rule in policy.get("ingress", []):
+            for peer in rule.get("from", []):
+                for port in rule.get("ports", []):
+                    ingress |= {(peer_name(peer), t, str(port["port"])) for t in targets}
+    flows = set()
+    for src, dst, port in egress:
+        if dst in pods:  # in-namespace: the destination must admit it too
+            if (src, dst, port) in ingress:
+                flows.add((src, dst, port))
+        else:
+            flows.add((src, dst, port))
+    flows |= {(src, dst, port) for src, dst, port in ingress if src not in pods}
+    return flows
+
+
+def test_network_policies_deny_by_default_and_allow_exactly_the_store_flows(objects):
+    default_deny = one(objects, "NetworkPolicy", "shop-default-deny")["spec"]
+    assert default_deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    components = ("web", "database", "setup", "order-test")
+    dns = {(c, "dns", port) for c in components for port in ("53",)}
+    assert allowed_flows(objects) == dns | {
+        ("ingress-controller", "web", "8080"),
+        ("order-test", "web", "8080"),
+        ("web", "database", "3306"),
+        ("setup", "database", "3306"),
+        ("setup", "internet", "80"),
+        ("setup", "internet", "443"),
+    }
+
+
+def test_internet_egress_of_the_setup_job_excludes_cluster_and_metadata_ranges(objects):
+    setup = one(objects, "NetworkPolicy", "shop-setup")["spec"]
+    block = next(peer["ipBlock"] for rule in setup["egress"] for peer in rule["to"] if "ipBlock" in peer)
+    assert block["cidr"] == "0.0.0.0/0"
+    assert set(block["except"]) >= {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}
+
+
+def test_prod_environment_admits_only_traefik_and_serves_https():
+    objects = render(files=(VALUES_DIR / "stores-prod.yaml",))
+    web = one(objects, "NetworkPolicy", "shop-web")["spec"]["ingress"][0]["from"][0]
+    assert web["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+    assert web["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "traefik"}
+    ingress = one(objects, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert ingress["spec"]["tls"][0]["hosts"] == ["shop.stores.example.com"]
