@@ -124,7 +124,11 @@ class StoreApiFake:
     def _add_item(self, cart: Cart, payload: dict) -> tuple[int, dict, Any]:
         product = next((p for p in self.scenario.products if p["id"] == payload.get("id")), None)
         if product is None:
-            return 400, {}, _error("woocommerce_rest_cart_invalid_product", "This product cannot be added.", 400)
+            return (
+                400,
+                {},
+                _error("woocommerce_rest_cart_invalid_product", "This product cannot be added.", 400),
+            )
         if not product["is_in_stock"]:
             return 400, {}, _error("woocommerce_rest_product_out_of_stock", "Out of stock.", 400)
         quantity = payload.get("quantity", 1)

@@ -47,7 +47,11 @@ def test_lint_strict_is_clean_for_every_scenario_and_environment(values_file: Pa
 
 
 def test_every_scenario_is_in_ci_folder():
-    assert {p.name for p in SCENARIOS} >= {"default-values.yaml", "tls-values.yaml", "custom-domains-values.yaml"}
+    assert {p.name for p in SCENARIOS} >= {
+        "default-values.yaml",
+        "tls-values.yaml",
+        "custom-domains-values.yaml",
+    }
 
 
 def test_the_chart_never_creates_its_namespace(objects):
@@ -58,16 +62,26 @@ def test_the_chart_never_creates_its_namespace(objects):
 def test_every_object_carries_the_standard_labels(objects):
     for o in objects:
         labels = o["metadata"]["labels"]
-        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-                    "app.kubernetes.io/managed-by", "helm.sh/chart", "app.kubernetes.io/component"):
+        for key in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/version",
+            "app.kubernetes.io/managed-by",
+            "helm.sh/chart",
+            "app.kubernetes.io/component",
+        ):
             assert key in labels, f"{o['kind']}/{o['metadata']['name']} lacks {key}"
         assert labels["app.kubernetes.io/instance"] == "shop"
 
 
 def test_every_pod_is_restricted_non_root_without_token(objects):
     specs = pod_specs(objects)
-    assert set(specs) == {"Deployment/shop-wordpress", "StatefulSet/shop-mariadb", "Job/shop-setup",
-                          "Pod/shop-order-test"}
+    assert set(specs) == {
+        "Deployment/shop-wordpress",
+        "StatefulSet/shop-mariadb",
+        "Job/shop-setup",
+        "Pod/shop-order-test",
+    }
     for where, spec in specs.items():
         assert spec["automountServiceAccountToken"] is False, where
         pod_ctx = spec["securityContext"]
@@ -75,7 +89,9 @@ def test_every_pod_is_restricted_non_root_without_token(objects):
         assert pod_ctx["seccompProfile"] == {"type": "RuntimeDefault"}, where
         assert "hostNetwork" not in spec and "hostPID" not in spec, where
         for volume in spec.get("volumes", []):
-            assert set(volume) - {"name"} <= {"emptyDir", "configMap", "secret", "persistentVolumeClaim"}, where
+            assert set(volume) - {"name"} <= {"emptyDir", "configMap", "secret", "persistentVolumeClaim"}, (
+                where
+            )
 
 
 def test_every_container_has_the_security_context_and_resources(objects):
@@ -205,7 +221,9 @@ def test_tls_asks_cert_manager_for_every_host_including_custom_domains():
     assert [r["host"] for r in ingress["spec"]["rules"]] == hosts
     assert ingress["spec"]["tls"] == [{"secretName": "alpha-tls", "hosts": hosts}]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
-    setup_env = {e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup"]["containers"][0]["env"]}
+    setup_env = {
+        e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup"]["containers"][0]["env"]
+    }
     assert setup_env["STORE_URL"] == "https://alpha.stores.example.net"
 
 
@@ -227,10 +245,19 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
     """What the store needs at its peak: database, two web pods (an update that overlaps), the
     setup Job and the test pod all at once."""
     specs = pod_specs(objects)
-    copies = {"Deployment/shop-wordpress": 2, "StatefulSet/shop-mariadb": 1, "Job/shop-setup": 1,
-              "Pod/shop-order-test": 1}
-    total = {"requests.cpu": Decimal(0), "requests.memory": Decimal(0), "limits.cpu": Decimal(0),
-             "limits.memory": Decimal(0), "pods": Decimal(0)}
+    copies = {
+        "Deployment/shop-wordpress": 2,
+        "StatefulSet/shop-mariadb": 1,
+        "Job/shop-setup": 1,
+        "Pod/shop-order-test": 1,
+    }
+    total = {
+        "requests.cpu": Decimal(0),
+        "requests.memory": Decimal(0),
+        "limits.cpu": Decimal(0),
+        "limits.memory": Decimal(0),
+        "pods": Decimal(0),
+    }
     for where, spec in specs.items():
         n = copies[where]
         total["pods"] += n
@@ -249,7 +276,9 @@ def test_peak_usage_fits_inside_the_quota_and_every_container_inside_the_limit_r
         assert needed <= quantity(hard[key]), f"{key}: peak {needed} > quota {hard[key]}"
     limits = one(objects, "LimitRange")["spec"]["limits"]
     container_max = next(item["max"] for item in limits if item["type"] == "Container")
-    claim_max = quantity(next(item["max"]["storage"] for item in limits if item["type"] == "PersistentVolumeClaim"))
+    claim_max = quantity(
+        next(item["max"]["storage"] for item in limits if item["type"] == "PersistentVolumeClaim")
+    )
     for where, spec in pod_specs(objects).items():
         for c in containers(spec):
             for res in ("cpu", "memory"):
@@ -265,8 +294,16 @@ def test_peak_usage_fits_inside_the_quota_and_every_container_inside_the_limit_r
 
 def test_quota_covers_every_kind_the_issue_names(objects):
     hard = one(objects, "ResourceQuota")["spec"]["hard"]
-    assert set(hard) == {"requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods", "services",
-                         "persistentvolumeclaims", "requests.storage"}
+    assert set(hard) == {
+        "requests.cpu",
+        "requests.memory",
+        "limits.cpu",
+        "limits.memory",
+        "pods",
+        "services",
+        "persistentvolumeclaims",
+        "requests.storage",
+    }
     limits = {item["type"]: item for item in one(objects, "LimitRange")["spec"]["limits"]}
     assert set(limits["Container"]) == {"type", "default", "defaultRequest", "max"}
     assert "storage" in limits["PersistentVolumeClaim"]["max"]
