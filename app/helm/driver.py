@@ -162,7 +162,8 @@ class HelmDriver:
         return True
 
     async def test(self, release: str, namespace: str, *, timeout: float) -> str:
-        """`helm test --logs`; returns helm's report (test pod phases and their logs)."""
+        """`helm test`; returns helm's report (test suite, phases). Why a test failed is read from the
+        test pod by app.kube's diagnosis, which also works where logs cannot be streamed."""
         try:
             return await self.command.test(release, namespace=namespace, timeout=_seconds(timeout))
         except helm_errors.Error as exc:
@@ -170,13 +171,9 @@ class HelmDriver:
 
 
 def _failure(action: str, exc: helm_errors.Error) -> errors.StoreplaneError:
+    if exc.returncode < 0:
+        # Killed (our cancellation's SIGKILL, OOM killer, an operator): the release may be left
+        # pending-*; the next attempt unlocks it, so this is worth retrying.
+        return errors.RetryableError(f"helm {action} was killed by signal {-exc.returncode}")
     stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
-    if action == "test":
-        # helm test --logs prints the failing pod's logs on stdout; keep their tail as the reason.
-        stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        tail = "\n".join(line for line in stdout.splitlines() if line.strip())[-400:]
-        failure = errors.helm_failure(action, stderr)
-        if tail:
-            return type(failure)(f"{failure.message}\n{tail}")
-        return failure
     return errors.helm_failure(action, stderr)

@@ -11,6 +11,7 @@ ClusterUnreachable/Conflict/StillProgressing (retry) or PermanentError subclasse
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from lightkube.resources.core_v1 import Namespace
@@ -55,8 +56,9 @@ class Kube:
         """Delete a Storeplane-managed namespace and wait until it is gone; False if it was absent."""
         return await namespaces.delete_namespace(self._pool.get(), name, timeout=timeout, store_id=store_id)
 
-    async def diagnose(self, namespace: str) -> Diagnosis:
-        return await _diagnose.diagnose(self._pool.get(), namespace)
+    async def diagnose(self, namespace: str, since: datetime | None = None) -> Diagnosis:
+        """Why the namespace's workloads are not ready; events older than `since` are ignored."""
+        return await _diagnose.diagnose(self._pool.get(), namespace, since)
 
     async def volumes_of(self, namespace: str) -> list[str]:
         return await volumes.volumes_of(self._pool.get(), namespace)

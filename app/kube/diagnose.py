@@ -58,8 +58,15 @@ def explain(
     pods: Iterable[Pod],
     events: Iterable[Event],
     jobs: Iterable[Job],
-    job_logs: dict[str, list[str]] | None = None,
+    logs: dict[str, list[str]] | None = None,
+    since: datetime | None = None,
 ) -> list[Finding]:
+    """Findings from the objects' current state, then from Warning events newer than `since`
+    (older events describe an earlier attempt, not this one). `logs` holds the last log lines of
+    failed Jobs (by job name) and failed bare pods such as helm tests (by pod name)."""
+    logs = logs or {}
+    pods, events = list(pods), [e for e in events if since is None or _when(e) >= since]
+    scaling_up = {e.involvedObject.name for e in events if e.reason == "TriggeredScaleUp"}
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
 
@@ -70,13 +77,23 @@ def explain(
             findings.append(finding)
 
     for job in jobs:
-        for finding in _job_findings(job, (job_logs or {}).get(job.metadata.name, [])):
+        for finding in _job_findings(job, logs.get(job.metadata.name, [])):
             add(finding)
     for pod in pods:
-        for finding in _pod_findings(pod):
+        for finding in _pod_findings(pod, scaling_up):
             add(finding)
+        if _failed_bare_pod(pod):
+            lines = logs.get(pod.metadata.name) or _termination(pod) or ["no exit code or message recorded"]
+            add(
+                Finding(
+                    "PodFailed", f"pod/{pod.metadata.name}", " | ".join(lines[-LOG_LINES:]), permanent=True
+                )
+            )
+    scheduled = {p.metadata.name for p in pods if _scheduled(p)}
     for event in _latest_warnings(events):
-        finding = _event_finding(event)
+        if event.reason == "FailedScheduling" and event.involvedObject.name in scheduled:
+            continue  # it did get a node in the end
+        finding = _event_finding(event, scaling_up)
         if finding is not None:
             add(finding)
     return findings
@@ -92,7 +109,22 @@ def _job_findings(job: Job, logs: list[str]) -> list[Finding]:
     return []
 
 
-def _pod_findings(pod: Pod) -> list[Finding]:
+def _failed_bare_pod(pod: Pod) -> bool:
+    """A pod nothing will replace (no owner: e.g. a helm test) that ended in failure."""
+    return not pod.metadata.ownerReferences and pod.status is not None and pod.status.phase == "Failed"
+
+
+def _scheduled(pod: Pod) -> bool:
+    conditions = (pod.status.conditions if pod.status else None) or []
+    return any(c.type == "PodScheduled" and c.status == "True" for c in conditions)
+
+
+def _unschedulable_is_permanent(message: str, pod_name: str, scaling_up: set[str]) -> bool:
+    """Waiting for a volume to bind, or for the cluster autoscaler to add a node, ends by itself."""
+    return "unbound" not in message.lower() and pod_name not in scaling_up
+
+
+def _pod_findings(pod: Pod, scaling_up: set[str]) -> list[Finding]:
     subject = f"pod/{pod.metadata.name}"
     status = pod.status
     if status is None:
@@ -100,7 +132,9 @@ def _pod_findings(pod: Pod) -> list[Finding]:
     out: list[Finding] = []
     for cond in status.conditions or []:
         if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
-            out.append(Finding("FailedScheduling", subject, cond.message or "unschedulable", permanent=True))
+            message = cond.message or "unschedulable"
+            permanent = _unschedulable_is_permanent(message, pod.metadata.name, scaling_up)
+            out.append(Finding("FailedScheduling", subject, message, permanent=permanent))
     for cs in [*(status.initContainerStatuses or []), *(status.containerStatuses or [])]:
         waiting = cs.state.waiting if cs.state else None
         if waiting is None or not waiting.reason:
@@ -120,7 +154,8 @@ def _pod_findings(pod: Pod) -> list[Finding]:
 
 
 def _when(event: Event) -> datetime:
-    stamp = event.lastTimestamp or event.eventTime or event.firstTimestamp
+    series = event.series.lastObservedTime if event.series else None
+    stamp = series or event.lastTimestamp or event.eventTime or event.firstTimestamp
     return stamp if isinstance(stamp, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
@@ -137,7 +172,7 @@ def _latest_warnings(events: Iterable[Event]) -> list[Event]:
     return sorted(latest.values(), key=_when, reverse=True)
 
 
-def _event_finding(event: Event) -> Finding | None:
+def _event_finding(event: Event, scaling_up: set[str]) -> Finding | None:
     obj = event.involvedObject
     subject = f"{(obj.kind or 'object').lower()}/{obj.name}"
     reason, message = event.reason or "", (event.message or "").strip()
@@ -146,7 +181,8 @@ def _event_finding(event: Event) -> Finding | None:
     if "violates PodSecurity" in message:
         return Finding("PodSecurity", subject, message, permanent=True)
     if reason == "FailedScheduling":
-        return Finding("FailedScheduling", subject, message, permanent=True)
+        permanent = _unschedulable_is_permanent(message, obj.name or "", scaling_up)
+        return Finding("FailedScheduling", subject, message, permanent=permanent)
     if reason in {"Failed", "BackOff"} and ("pull" in message.lower() or "image" in message.lower()):
         return Finding("ImagePullBackOff", subject, message, permanent=True)
     if reason == "BackOff":
@@ -158,7 +194,7 @@ def _event_finding(event: Event) -> Finding | None:
     return None
 
 
-async def diagnose(client: AsyncClient, namespace: str) -> Diagnosis:
+async def diagnose(client: AsyncClient, namespace: str, since: datetime | None = None) -> Diagnosis:
     """Read the namespace's pods, events and Jobs (and a failed Job's last log lines) and explain."""
     with api_call(f"diagnose namespace {namespace}"):
         pods = [p async for p in client.list(Pod, namespace=namespace)]
@@ -168,7 +204,10 @@ async def diagnose(client: AsyncClient, namespace: str) -> Diagnosis:
     for job in jobs:
         if _job_findings(job, []):
             logs[job.metadata.name] = await _job_log_tail(client, namespace, job, pods)
-    return Diagnosis(namespace, explain(pods, events, jobs, logs))
+    for pod in pods:
+        if _failed_bare_pod(pod):
+            logs[pod.metadata.name] = await _log_tail(client, namespace, pod)
+    return Diagnosis(namespace, explain(pods, events, jobs, logs, since))
 
 
 async def _job_log_tail(client: AsyncClient, namespace: str, job: Job, pods: list[Pod]) -> list[str]:
@@ -183,9 +222,25 @@ async def _job_log_tail(client: AsyncClient, namespace: str, job: Job, pods: lis
     if not mine:
         return ["(no pod of the job is left to read logs from)"]
     newest = max(mine, key=lambda p: p.metadata.creationTimestamp or datetime.min.replace(tzinfo=UTC))
+    return await _log_tail(client, namespace, newest)
+
+
+async def _log_tail(client: AsyncClient, namespace: str, pod: Pod) -> list[str]:
+    newest = pod
     lines: list[str] = []
     # A missing log is reported below; it must not hide the failure it would have explained.
     with contextlib.suppress(httpx2.HTTPError, OSError):
         async for line in client.log(newest.metadata.name, namespace=namespace, tail_lines=LOG_LINES):
             lines.append(line)
-    return lines or [f"(logs of pod {newest.metadata.name} are not available)"]
+    return lines or _termination(newest) or [f"(logs of pod {newest.metadata.name} are not available)"]
+
+
+def _termination(pod: Pod) -> list[str]:
+    """The kubelet's record of how the containers ended: exit code and termination message."""
+    out = []
+    for cs in (pod.status.containerStatuses if pod.status else None) or []:
+        ended = cs.state.terminated if cs.state else None
+        if ended is not None and ended.exitCode:
+            message = f": {ended.message.strip()}" if ended.message else ""
+            out.append(f"container {cs.name} exited with code {ended.exitCode} ({ended.reason}){message}")
+    return out

@@ -1,0 +1,136 @@
+"""Store actions: observe the release → decide → act, until the store is where the action wants it.
+
+The job runner calls these (contract in docs/design.md). Each call holds the store's job, which is
+what makes a `pending-*` release stale. Each raises app.errors.RetryableError (try again later) or
+PermanentError (the message says why, concretely). `settings` is for tests and tools; the job
+runner leaves it out and gets app.settings.get_settings().
+"""
+
+from __future__ import annotations
+
+from app import errors
+from app.helm import Revision
+from app.reconcile import install as _install
+from app.reconcile import rollback as _rollback
+from app.reconcile import uninstall as _uninstall
+from app.reconcile import upgrade as _upgrade
+from app.reconcile import verify as _verify
+from app.reconcile.state import Observation, ReleaseState, observe
+from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.toolkit import Toolkit, toolkit
+from app.reconcile.unlock import unlock
+from app.settings import Settings
+
+__all__ = [
+    "EventSink",
+    "ReleaseState",
+    "Revision",
+    "StoreTarget",
+    "delete",
+    "history",
+    "provision",
+    "rollback",
+    "upgrade",
+    "verify",
+]
+
+# Each round observes and acts once; unlock or finishing an uninstall takes one round, the real
+# action another. More rounds mean the release keeps changing under us: give up, retry later.
+MAX_ROUNDS = 4
+
+
+async def provision(
+    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+) -> int:
+    """Make the store exist and be ready; returns its deployed revision. Idempotent: a retry after
+    a crash adopts what exists, and an already deployed release is simply reported."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    await _ensure_namespace(t, kit, emit)
+    for _ in range(MAX_ROUNDS):
+        observed = await observe(t, kit)
+        if observed.state is ReleaseState.DEPLOYED and observed.latest:
+            await emit("provision", f"already provisioned: {observed.reason}")
+            return observed.latest.revision
+        if not await _cleared(t, kit, emit, budget, observed):
+            continue
+        if observed.deployed_revision is not None:
+            return await _upgrade.upgrade(t, kit, emit, budget, observed.deployed_revision)
+        return await _install.install(t, kit, emit, budget)
+    raise _unsettled(t)
+
+
+async def upgrade(
+    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+) -> int:
+    """Apply the current chart and values as a new revision; returns it."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    await _ensure_namespace(t, kit, emit)
+    for _ in range(MAX_ROUNDS):
+        observed = await observe(t, kit)
+        if not await _cleared(t, kit, emit, budget, observed):
+            continue
+        if observed.deployed_revision is not None:
+            return await _upgrade.upgrade(t, kit, emit, budget, observed.deployed_revision)
+        return await _install.install(t, kit, emit, budget)
+    raise _unsettled(t)
+
+
+async def rollback(
+    t: StoreTarget, revision: int, *, emit: EventSink, timeout: float, settings: Settings | None = None
+) -> int:
+    """Roll the store back to `revision` (a new revision copying it); returns the new revision."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    for _ in range(MAX_ROUNDS):
+        observed = await observe(t, kit)
+        if observed.state is ReleaseState.ABSENT:
+            raise errors.NotFound(f"store {t.name} has no release to roll back ({observed.reason})")
+        if not await _cleared(t, kit, emit, budget, observed):
+            continue
+        return await _rollback.rollback(t, kit, emit, budget, observed, revision)
+    raise _unsettled(t)
+
+
+async def verify(
+    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+) -> None:
+    """Run the store's helm tests; PermanentError with the failing test's output if one fails."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    await _verify.verify(t, kit, emit, budget, await observe(t, kit))
+
+
+async def delete(
+    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+) -> None:
+    """Remove the store: release, namespace, volumes. Returns only when they are gone."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    await _uninstall.uninstall(t, kit, emit, budget, await observe(t, kit))
+
+
+async def history(t: StoreTarget, *, settings: Settings | None = None) -> list[Revision]:
+    """The release's revisions, oldest first (empty if there is no release)."""
+    return await toolkit(settings).helm.history(t.release, t.namespace)
+
+
+async def _ensure_namespace(t: StoreTarget, kit: Toolkit, emit: EventSink) -> None:
+    created = await kit.kube.ensure_store_namespace(t.namespace, store_id=t.store_id, owner=t.owner)
+    if created:
+        await emit("namespace", f"created namespace {t.namespace}")
+
+
+async def _cleared(
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation
+) -> bool:
+    """Remove what blocks any action (a stale lock, a half-done uninstall); False if we acted and
+    the release must be observed again."""
+    match observed.state:
+        case ReleaseState.STALE_PENDING:
+            await unlock(t, observed, kit, emit)
+            return False
+        case ReleaseState.UNINSTALLING:
+            await _uninstall.finish_uninstall(t, kit, emit, budget)
+            return False
+    return True
+
+
+def _unsettled(t: StoreTarget) -> errors.Conflict:
+    return errors.Conflict(f"the release of store {t.name} kept changing while we acted on it; will retry")

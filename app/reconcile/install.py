@@ -1,0 +1,35 @@
+"""Install: first `upgrade --install` of a store, or a new attempt over a failed one.
+
+No `--rollback-on-failure` here. On a first install Helm's "rollback" is an uninstall: it would
+delete the very pods, events and Job logs that say why the store failed, and the next attempt has
+to start from nothing anyway. We keep the failed release; the retry upgrades over it and adopts the
+objects already created (same names, so no duplicates), and delete removes the whole namespace.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.toolkit import Toolkit
+from app.reconcile.values import chart_values
+from app.reconcile.watch import watched
+
+
+async def install(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget) -> int:
+    since = datetime.now(UTC).replace(microsecond=0)
+    seconds = budget.for_helm()
+    await emit("install", f"helm upgrade --install {t.release} (timeout {seconds:.0f}s)")
+    work = kit.helm.install_or_upgrade(
+        t.release,
+        t.namespace,
+        kit.settings.store_chart,
+        chart_values(t, kit.settings),
+        timeout=seconds,
+        rollback_on_failure=False,
+        chart_version=kit.settings.store_chart_version,
+        description=f"Storeplane: install store {t.store_id}",
+    )
+    revision = await watched(t, kit, emit, "install", since, work)
+    await emit("install", f"revision {revision} is deployed and ready")
+    return revision

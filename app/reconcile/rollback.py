@@ -1,0 +1,30 @@
+"""Rollback: a new revision carrying an earlier revision's chart and values, waited for like an upgrade."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app import errors
+from app.reconcile.state import Observation
+from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.toolkit import Toolkit
+from app.reconcile.watch import watched
+
+
+async def rollback(
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation, revision: int
+) -> int:
+    known = [rev.revision for rev in observed.history]
+    if revision not in known:
+        listed = ", ".join(map(str, known)) or "none"
+        raise errors.NotFound(f"revision {revision} does not exist; the store has revisions: {listed}")
+    since = datetime.now(UTC).replace(microsecond=0)
+    seconds = budget.for_helm()
+    await emit("rollback", f"helm rollback {t.release} to revision {revision} (timeout {seconds:.0f}s)")
+    await watched(
+        t, kit, emit, "rollback", since, kit.helm.rollback(t.release, t.namespace, revision, timeout=seconds)
+    )
+    history = await kit.helm.history(t.release, t.namespace)
+    latest = history[-1].revision
+    await emit("rollback", f"revision {latest} (a copy of revision {revision}) is deployed and ready")
+    return latest

@@ -1,0 +1,78 @@
+"""Observe a store's release into a closed set of states, each with a reason.
+
+Observing is separate from deciding (the `decide` step of each public action in __init__.py) and
+from acting (one module per verb), like Flux's helm-controller: after every action the release is
+observed again, so a decision is always made on what is true now, not on what we expect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.helm import Revision
+from app.helm.storage import PENDING_STATUSES
+from app.reconcile.target import StoreTarget
+from app.reconcile.toolkit import Toolkit
+
+
+class ReleaseState(StrEnum):
+    # No release is stored: never installed, or fully uninstalled. Install is the way forward.
+    ABSENT = "absent"
+    # The latest revision is deployed: helm saw every object ready when it wrote it.
+    DEPLOYED = "deployed"
+    # The latest revision failed: helm wrote it and some objects may exist. A new
+    # `upgrade --install` adopts them; nothing has to be cleaned first.
+    FAILED = "failed"
+    # The latest revision is pending-install/-upgrade/-rollback. The caller holds the store's job,
+    # so no helm process of ours is running for it: its process died and the lock is stale.
+    STALE_PENDING = "stale-pending"
+    # An uninstall was interrupted; only finishing it leads anywhere.
+    UNINSTALLING = "uninstalling"
+    # Anything else helm may report (unknown, superseded as latest): treated as failed.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Observation:
+    state: ReleaseState
+    reason: str
+    history: tuple[Revision, ...] = ()
+
+    @property
+    def latest(self) -> Revision | None:
+        return self.history[-1] if self.history else None
+
+    @property
+    def deployed_revision(self) -> int | None:
+        """The newest revision that was deployed, now or before (the one a failed upgrade returns to)."""
+        for rev in reversed(self.history):
+            if rev.status in {"deployed", "superseded"}:
+                return rev.revision
+        return None
+
+
+def classify(history: list[Revision]) -> Observation:
+    """The state of a release from its history, oldest first."""
+    if not history:
+        return Observation(ReleaseState.ABSENT, "no release is stored")
+    latest = history[-1]
+    where = f"revision {latest.revision} is {latest.status}"
+    match latest.status:
+        case "deployed":
+            state, reason = ReleaseState.DEPLOYED, where
+        case "failed":
+            state, reason = ReleaseState.FAILED, f"{where}: {latest.description}"
+        case status if status in PENDING_STATUSES:
+            state, reason = ReleaseState.STALE_PENDING, f"{where} but no helm process holds it"
+        case "uninstalling":
+            state, reason = ReleaseState.UNINSTALLING, f"{where}: an uninstall was interrupted"
+        case "uninstalled":
+            state, reason = ReleaseState.ABSENT, f"{where} (history kept)"
+        case _:
+            state, reason = ReleaseState.UNKNOWN, where
+    return Observation(state, reason, tuple(history))
+
+
+async def observe(t: StoreTarget, kit: Toolkit) -> Observation:
+    return classify(await kit.helm.history(t.release, t.namespace))

@@ -1,0 +1,54 @@
+"""What the job runner hands the store actions (the contract in docs/design.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import errors
+
+EventSink = Callable[[str, str], Awaitable[None]]  # (step, message) -> appended to store events
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    store_id: str  # stable id, e.g. "s-3f9a1c2b"
+    name: str  # DNS-1123 label chosen by the user
+    owner: str  # user name
+    engine: str  # "woocommerce" | "medusa"
+    namespace: str  # "store-<store_id>", derived deterministically
+    release: str  # helm release name (== name)
+    host: str  # "<name>.<base_domain>"
+    values: dict[str, Any] = field(default_factory=dict)  # extra chart values (upgrade)
+
+    def __post_init__(self) -> None:
+        # The actions delete what lives in `namespace`: refuse anything but a store namespace.
+        if self.namespace != f"store-{self.store_id}":
+            raise ValueError(f"namespace {self.namespace!r} must be 'store-{self.store_id}'")
+
+
+class Budget:
+    """The action's time budget: helm gets what is left minus a margin kept for diagnosis/cleanup."""
+
+    MARGIN = 10.0
+    MINIMUM = 5.0
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("timeout must be positive")
+        self.total = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def for_helm(self, share: float = 1.0) -> float:
+        """Seconds to give one helm command (`share` of what is left after the margin)."""
+        left = (self.remaining() - min(self.MARGIN, self.total * 0.2)) * share
+        if left < self.MINIMUM:
+            raise errors.StillProgressing(
+                f"the action ran out of time ({self.total:.0f}s budget); it will be retried"
+            )
+        return left

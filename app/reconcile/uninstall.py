@@ -1,0 +1,45 @@
+"""Delete: helm uninstall, then the namespace, then any PersistentVolume its claims left behind.
+
+Done only when the API server no longer has the namespace nor a PV bound to one of its claims.
+`helm uninstall` runs the chart's delete hooks and removes what the chart made; the namespace
+deletion catches everything else (a half-installed release, objects a dead helm process left).
+An interrupted earlier delete (release `uninstalling`, or pending) needs no unlock: helm's
+uninstall does not refuse those states, so running it again finishes the job.
+"""
+
+from __future__ import annotations
+
+from app import errors
+from app.reconcile.state import Observation, ReleaseState
+from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.toolkit import Toolkit
+
+
+async def uninstall(
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation
+) -> None:
+    if observed.state is not ReleaseState.ABSENT:
+        seconds = budget.for_helm(share=0.5)
+        await emit("uninstall", f"helm uninstall {t.release} ({observed.reason}; timeout {seconds:.0f}s)")
+        try:
+            await kit.helm.uninstall(t.release, t.namespace, timeout=seconds)
+        except (errors.ClusterUnreachable, errors.Conflict):
+            raise
+        except errors.StoreplaneError as exc:
+            # Deleting the namespace removes whatever helm could not; say so and carry on.
+            await emit(
+                "uninstall", f"helm uninstall did not finish ({exc.message}); deleting the namespace anyway"
+            )
+    await emit("namespace", f"deleting namespace {t.namespace} and waiting until it is gone")
+    await kit.kube.delete_namespace(t.namespace, timeout=max(budget.remaining(), 1.0), store_id=t.store_id)
+    removed = await kit.kube.remove_volumes_of(t.namespace, timeout=max(budget.remaining(), 1.0))
+    if removed:
+        await emit("volumes", f"deleted persistent volumes left by the store: {', '.join(removed)}")
+    await emit("delete", f"namespace {t.namespace} is gone and no persistent volume of it is left")
+
+
+async def finish_uninstall(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget) -> None:
+    """Complete an interrupted `helm uninstall` (keeps the namespace), so install can start afresh."""
+    seconds = budget.for_helm(share=0.5)
+    await emit("uninstall", f"finishing an interrupted helm uninstall of {t.release}")
+    await kit.helm.uninstall(t.release, t.namespace, timeout=seconds)

@@ -1,0 +1,44 @@
+"""The chart values of one store: environment defaults, then what the platform decides, then the
+store's own values. Secrets are never values: the chart generates them in-cluster (Helm lookup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app import errors
+from app.reconcile.target import StoreTarget
+from app.settings import Settings
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge like Helm's: maps merge key by key, anything else in `override` replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def environment_values(settings: Settings) -> dict[str, Any]:
+    if not settings.store_values_file:
+        return {}
+    path = Path(settings.store_values_file)
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise errors.PermanentError(f"store values file {path} cannot be read: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise errors.PermanentError(
+            f"store values file {path} must hold a mapping, not {type(loaded).__name__}"
+        )
+    return loaded
+
+
+def chart_values(t: StoreTarget, settings: Settings) -> dict[str, Any]:
+    platform = {"engine": t.engine, "host": t.host, "ingress": {"className": settings.ingress_class}}
+    return merge(merge(environment_values(settings), platform), t.values)

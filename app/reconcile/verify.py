@@ -1,0 +1,39 @@
+"""Verify: `helm test`, the store's own proof that an order can be placed (DESIGN.md §1.3).
+In the simulated cluster test pods "succeed" without running: there it proves the wiring only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app import errors
+from app.reconcile.state import Observation, ReleaseState
+from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.toolkit import Toolkit
+from app.reconcile.watch import watched
+
+
+async def verify(
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation
+) -> None:
+    if observed.state is not ReleaseState.DEPLOYED:
+        raise errors.PermanentError(f"cannot verify the store: {observed.reason}; fix or upgrade it first")
+    since = datetime.now(UTC).replace(microsecond=0)
+    seconds = budget.for_helm()
+    await emit("verify", f"helm test {t.release} (timeout {seconds:.0f}s)")
+    report = await watched(
+        t, kit, emit, "verify", since, kit.helm.test(t.release, t.namespace, timeout=seconds)
+    )
+    await emit("verify", "store verified: " + (", ".join(_suites(report)) or "the chart has no tests"))
+
+
+def _suites(report: str) -> list[str]:
+    """'TEST SUITE: x' / 'Phase: Succeeded' pairs of helm's report as 'x Succeeded'."""
+    suites, name = [], ""
+    for line in report.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "TEST SUITE":
+            name = value.strip()
+        elif key.strip() == "Phase" and name:
+            suites.append(f"{name} {value.strip()}")
+            name = ""
+    return suites
