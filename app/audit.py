@@ -188,6 +188,13 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/users"): Action.USER_CREATE,
     ("PATCH", "/api/v1/users/{user_id}"): Action.USER_UPDATE,
     ("POST", "/api/v1/users/me/password"): Action.PASSWORD_CHANGE,
+    # The dashboard's forms (app.pages).
+    ("POST", "/login"): Action.LOGIN,
+    ("POST", "/logout"): Action.LOGOUT,
+    ("POST", "/account/tokens"): Action.TOKEN_CREATE,
+    ("POST", "/account/tokens/{token_id}/revoke"): Action.TOKEN_REVOKE,
+    ("POST", "/admin/users"): Action.USER_CREATE,
+    ("POST", "/admin/users/{user_id}"): Action.USER_UPDATE,
 }
 # Path parameters that name the target, and how the target is written.
 _TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user"}

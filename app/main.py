@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.api import problems
 from app.api.router import api_router
 from app.api.routes import health
+from app.auth import wiring as users_wiring
 from app.db.engine import is_sqlite, make_engine, make_sessionmaker
 from app.db.migrate import upgrade_to_head
 from app.jobs.worker import Worker
@@ -51,7 +52,8 @@ def create_app(
             background = [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
             app.state.worker = worker
         try:
-            yield
+            async with users_wiring.runtime(app, settings):  # first admin, metrics (issue 5)
+                yield
         finally:
             stop.set()  # uvicorn got SIGTERM/SIGINT: stop claiming, let running jobs finish or hand back
             if background:
@@ -64,6 +66,7 @@ def create_app(
         summary="Provision complete e-commerce stores on Kubernetes, one Helm release per store.",
         lifespan=lifespan,
     )
+    users_wiring.install(app, settings)  # before RequestIdMiddleware, so audit runs inside its request id
     app.add_middleware(RequestIdMiddleware)
     problems.install(app)
     app.include_router(api_router)

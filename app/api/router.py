@@ -2,8 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import health, stores
+from app.api.routes import audit, health, stores, tokens, users
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(stores.router)
 api_router.include_router(health.router)
+api_router.include_router(tokens.router)
+api_router.include_router(users.router)
+api_router.include_router(audit.router)

@@ -48,7 +48,7 @@ def _token_user(factory: sessionmaker[Session], token: str) -> User | None:
         return user_for_token(session, token)
 
 
-def _session_user(factory: sessionmaker[Session], user_id: int) -> User | None:
+def enabled_user(factory: sessionmaker[Session], user_id: int) -> User | None:
     with transaction(factory) as session:
         user = session.get(User, user_id)
         return None if user is None or user.disabled else user
@@ -80,7 +80,7 @@ async def authenticate(request: Request, credentials: HTTPAuthorizationCredentia
                 "Send an API token as 'Authorization: Bearer <token>', or log in at /login.",
                 headers=_CHALLENGE,
             )
-        user = await run_in_threadpool(_session_user, factory, data.user_id)
+        user = await run_in_threadpool(enabled_user, factory, data.user_id)
         if user is None:
             raise Problem(401, "unauthenticated", "Your session has ended; log in again at /login.")
         if mutating:

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.api.deps import CurrentUser, FactoryDep, SessionDep, SettingsDep
 from app.api.history import store_history
 from app.api.problems import Problem
@@ -63,7 +64,7 @@ def create(
             with transaction(factory) as session:
                 owner = session.get(User, user.id)
                 assert owner is not None
-                store, _created = create_store(
+                store, created = create_store(
                     session,
                     owner=owner,
                     name=body.name,
@@ -78,6 +79,8 @@ def create(
             # Two requests raced for the same key or name (PostgreSQL); the next pass sees the winner.
             if attempt == 2:
                 raise
+    if created:
+        metrics.STORES_CREATED.labels(engine=body.engine).inc()
     response.headers["Location"] = f"/api/v1/stores/{public.id}"
     return public
 

@@ -1,0 +1,10 @@
+"""Server-rendered dashboard pages for accounts: /login, /logout, API tokens, user management."""
+
+from fastapi import APIRouter
+
+from app.pages import login, tokens, users
+
+router = APIRouter()
+router.include_router(login.router)
+router.include_router(tokens.router)
+router.include_router(users.router)
