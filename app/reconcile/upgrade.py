@@ -1,9 +1,10 @@
 """Upgrade: a new revision of a store that has a deployed one, with `--rollback-on-failure`.
 
 A store that was Ready should keep serving its last good revision when the new one cannot become
-ready, so here helm rolls back by itself on failure. Helm then waits twice (the upgrade, then the
-rollback) with the same `--timeout`, so each gets half of the budget. The failed revision stays in
-the history, and the error says the store was returned to its previous revision.
+ready, so here helm rolls back by itself on failure (also when we stop it early: on SIGTERM helm 4
+runs the same rollback). Helm then waits twice (the upgrade, then the rollback) with the same
+`--timeout`, so each gets half of the budget. If helm could not finish the rollback (killed,
+timed out) we finish it, so the error can truthfully say which revision the store serves.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app import errors
+from app.reconcile.state import ReleaseState, observe
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
+from app.reconcile.unlock import unlock
 from app.reconcile.values import chart_values
 from app.reconcile.watch import watched
 
@@ -33,9 +36,29 @@ async def upgrade(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget,
     )
     try:
         revision = await watched(t, kit, emit, "upgrade", since, work)
+    except errors.ClusterUnreachable:
+        raise
     except errors.StoreplaneError as exc:
-        if isinstance(exc, errors.ClusterUnreachable):
-            raise
-        raise type(exc)(f"{exc.message} (rolled back: the store keeps serving revision {previous})") from exc
+        restored = await _restore(t, kit, emit, budget, previous)
+        raise type(exc)(f"{exc.message} ({restored})") from exc
     await emit("upgrade", f"revision {revision} is deployed and ready")
     return revision
+
+
+async def _restore(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, previous: int) -> str:
+    """Make sure the store runs `previous` again after a failed upgrade; says what happened."""
+    try:
+        observed = await observe(t, kit)
+        if observed.state is ReleaseState.STALE_PENDING:
+            await unlock(t, observed, kit, emit)
+            observed = await observe(t, kit)
+        latest = observed.latest
+        if observed.state is ReleaseState.DEPLOYED and latest is not None:
+            message = f"rolled back: revision {latest.revision} runs revision {previous}'s configuration"
+        else:
+            await kit.helm.rollback(t.release, t.namespace, previous, timeout=budget.for_helm())
+            message = f"rolled back to revision {previous}"
+    except errors.StoreplaneError as exc:
+        message = f"the rollback to revision {previous} failed too: {exc.message}"
+    await emit("upgrade", message)
+    return message
