@@ -71,17 +71,20 @@ def create_store(
     fingerprint = request_fingerprint({"name": name, "engine": engine})
     store_id = new_store_id(owner.id, idempotency_key)
     existing = session.get(Store, store_id)
+    if existing is None:
+        holder = session.execute(
+            select(Store).where(Store.owner_id == owner.id, Store.name == name, Store.status != "deleted")
+        ).scalar_one_or_none()
+        if holder is not None and holder.id != store_id:
+            raise NameTaken(name)
+        # holder.id == store_id: a parallel request with the same key committed between our two reads.
+        existing = holder
     if existing is not None:
         if idempotency_key is None:  # a random id collided: astronomically rare, but never reuse a store
             raise RuntimeError("store id collision; retry the request")
         if existing.owner_id != owner.id or existing.request_hash != fingerprint:
             raise IdempotencyMismatch()
         return existing, False
-    taken = session.execute(
-        select(Store.id).where(Store.owner_id == owner.id, Store.name == name, Store.status != "deleted")
-    ).first()
-    if taken is not None:
-        raise NameTaken(name)
     now = utcnow()
     store = Store(
         id=store_id,
