@@ -20,6 +20,7 @@ from app.db.events import append_event
 from app.db.models import Store, User
 from app.jobs.queue import JobStatus, active_job, enqueue
 from app.lifecycle import Action, StoreStatus, on_request
+from app.limits import enforce_store_limits
 from app.settings import Settings
 
 
@@ -85,6 +86,7 @@ def create_store(
         if existing.owner_id != owner.id or existing.request_hash != fingerprint:
             raise IdempotencyMismatch()
         return existing, False
+    enforce_store_limits(session, owner, settings)  # counted in this transaction: no race past a limit
     now = utcnow()
     store = Store(
         id=store_id,
