@@ -15,7 +15,7 @@ from app.settings import Settings
 async def store_history(store: Store, settings: Settings) -> list[RevisionPublic]:
     if store.status in (StoreStatus.PENDING, StoreStatus.DELETED):
         return []  # nothing installed yet, or nothing left
-    actions, make_target = reconcile_actions()
+    actions, make_target = reconcile_actions(settings)
     snapshot = StoreSnapshot(
         id=store.id,
         name=store.name,

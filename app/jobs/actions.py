@@ -6,10 +6,12 @@ The runner only sees this protocol; `app.reconcile` implements it against Helm a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from app.jobs.outcome import StoreSnapshot
+from app.settings import Settings
 
 EventSink = Callable[[str, str], Awaitable[None]]
 
@@ -25,7 +27,17 @@ class StoreActions(Protocol):
 TargetFactory = Callable[[StoreSnapshot], Any]
 
 
-def reconcile_actions() -> tuple[StoreActions, TargetFactory]:
+class _WithSettings:
+    """app.reconcile's functions with this worker's settings, rather than the process-wide ones."""
+
+    def __init__(self, module: Any, settings: Settings) -> None:
+        self._module, self._settings = module, settings
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(getattr(self._module, name), settings=self._settings)
+
+
+def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
     """The real actions and their StoreTarget (imported late: unit tests of the queue never load Helm)."""
     import app.reconcile as reconcile
 
@@ -41,7 +53,7 @@ def reconcile_actions() -> tuple[StoreActions, TargetFactory]:
             values=s.chart_values,
         )
 
-    return reconcile, target  # type: ignore[return-value]
+    return _WithSettings(reconcile, settings), target  # type: ignore[return-value]
 
 
 async def dispatch(

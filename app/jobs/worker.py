@@ -56,7 +56,7 @@ class Worker:
         worker_id: str | None = None,
     ) -> None:
         if actions is None or make_target is None:
-            actions, make_target = reconcile_actions()
+            actions, make_target = reconcile_actions(settings)
         self.factory = factory
         self.settings = settings
         self.actions = actions
