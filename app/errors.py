@@ -12,13 +12,15 @@ import re
 import httpx2
 
 # Messages reach the store's activity log and the API; they must never carry credentials.
-_SECRET_LIKE = re.compile(r"(?i)\b(password|passwd|token|secret|bearer|authorization)\b(\s*[:=]\s*|\s+)\S+")
+_BEARER = re.compile(r"(?i)\bbearer\s+\S+")
+_SECRET_LIKE = re.compile(r"(?i)\b(password|passwd|token|secret|authorization)\b(\s*[:=]\s*)\S+")
 _MAX_MESSAGE = 600
 
 
 def scrub(text: str) -> str:
     """Remove anything that looks like a credential and cap the length of a message."""
-    text = _SECRET_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text.strip())
+    text = _BEARER.sub("Bearer [redacted]", text.strip())
+    text = _SECRET_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
@@ -83,7 +85,7 @@ _HELM_RULES: list[tuple[re.Pattern[str], type[StoreplaneError]]] = [
     (re.compile(r"exceeded quota", re.I), StoreNotReady),
     (re.compile(r"violates podsecurity", re.I), StoreNotReady),
     (
-        re.compile(r"context deadline exceeded|timed out waiting|resource not ready|timeout", re.I),
+        re.compile(r"context deadline exceeded|timed out waiting|not ready|timeout", re.I),
         StillProgressing,
     ),
     (re.compile(r"release: not found|not found", re.I), NotFound),
