@@ -176,7 +176,8 @@ def test_setup_is_a_bounded_post_install_upgrade_and_rollback_hook_next_to_wordp
     job = one(objects, "Job", "shop-setup")
     annotations = job["metadata"]["annotations"]
     assert annotations["helm.sh/hook"] == "post-install,post-upgrade,post-rollback"
-    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    assert job["spec"]["ttlSecondsAfterFinished"] == 3600
     assert job["spec"]["backoffLimit"] == 2
     assert job["spec"]["activeDeadlineSeconds"] == 900
     pod = job["spec"]["template"]["spec"]
