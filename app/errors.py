@@ -111,11 +111,14 @@ def helm_failure(action: str, stderr: str) -> StoreplaneError:
 
 
 def _helm_detail(stderr: str) -> str:
-    """The meaningful part of helm's stderr: the last `Error:` line, else the last non-empty line."""
+    """The meaningful part of helm's stderr: from the last `Error:` line to the end (a schema error
+    lists each violation on its own line), without helm's log lines; else the last line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    chosen = errors[-1] if errors else (lines[-1] if lines else "no output")
-    return chosen.removeprefix("Error:").strip()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Error:")]
+    if not starts:
+        return lines[-1] if lines else "no output"
+    chosen = [line for line in lines[starts[-1] :] if not line.startswith("level=")]
+    return " ".join(chosen).removeprefix("Error:").strip()
 
 
 # Kubernetes API status codes. 409 on update is an optimistic-concurrency conflict; 429/5xx are the

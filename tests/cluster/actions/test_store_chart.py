@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from app import reconcile
+from app import errors, reconcile
 from app.reconcile import StoreTarget
 from app.settings import REPO_ROOT
 from app.simcluster.client import ClusterClient
@@ -66,3 +66,12 @@ async def test_a_woocommerce_store_from_the_real_chart_lives_and_dies_cleanly(
     await reconcile.delete(t, emit=events, timeout=300, settings=store_settings)
     assert cluster.kubectl("get", "namespace", ns, "--ignore-not-found", "-o", "name") == ""
     assert volumes_of(cluster, ns) == []
+
+
+async def test_values_the_chart_schema_rejects_fail_permanently_before_anything_is_installed(
+    cluster: ClusterClient, store_settings, target: StoreTarget, events: Events
+) -> None:
+    wrong = StoreTarget(**{**target.__dict__, "values": {"quota": {"pods": "many"}}})
+    with pytest.raises(errors.ChartRejected, match=r"schema.* at '/quota/pods': got string, want integer"):
+        await reconcile.provision(wrong, emit=events, timeout=120, settings=store_settings)
+    assert release_statuses(cluster, target) == []

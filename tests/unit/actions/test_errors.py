@@ -114,3 +114,16 @@ def test_credentials_never_survive_into_a_message() -> None:
 
 def test_long_messages_are_capped() -> None:
     assert len(errors.PermanentError("x" * 5000).message) == 600
+
+
+def test_a_schema_error_keeps_every_violation_it_lists() -> None:
+    stderr = (
+        "Error: values don't meet the specifications of the schema(s) in the following chart(s):\n"
+        "store:\n- at '/quota/pods': got string, want integer\n\n"
+    )
+    failure = errors.helm_failure("install", stderr)
+    assert isinstance(failure, errors.ChartRejected)
+    assert failure.message == (
+        "helm install failed: values don't meet the specifications of the schema(s)"
+        " in the following chart(s): store: - at '/quota/pods': got string, want integer"
+    )
