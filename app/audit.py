@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
@@ -233,6 +234,21 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Action] | None = None) -> None:
         self.app = app
         self.routes = AUDITED_ROUTES if routes is None else routes
+        # (route object id, method) -> action, built on the first request when every route exists.
+        self._by_route: dict[tuple[int, str], Action] | None = None
+
+    def _action_of(self, scope: Scope) -> Action | None:
+        # The matched route object is in the scope, but its own path lacks the prefixes of the
+        # routers it was included through; FastAPI's route contexts know the full path.
+        if self._by_route is None:
+            self._by_route = {
+                (id(context.original_route), method): self.routes[(method, context.path)]
+                for context in iter_route_contexts(scope["app"].routes)
+                for method in (context.methods or ())
+                if context.path is not None and (method, context.path) in self.routes
+            }
+        route = scope.get("route")
+        return None if route is None else self._by_route.get((id(route), scope["method"]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,11 +271,8 @@ class AuditMiddleware:
             raise
 
     async def _record(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        route = scope.get("route")
         state: dict[str, Any] = scope.get("state") or {}
-        action = state.get("audit_action")
-        if action is None and route is not None:
-            action = self.routes.get((scope["method"], getattr(route, "path", "")))
+        action = state.get("audit_action") or self._action_of(scope)
         if action is None:
             return
         user = state.get("user")

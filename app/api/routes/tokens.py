@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.problems import Problem
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
-def create(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
+def create(body: TokenCreate, user: CurrentUser, session: SessionDep, request: Request) -> TokenCreated:
     """A new API token for yourself. The response is the only time the token is shown."""
     owner = session.get(User, user.id)
     assert owner is not None
@@ -22,6 +22,7 @@ def create(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCr
         row, plaintext = accounts.create_token(session, owner, body.name)
     except accounts.AccountError as exc:
         raise Problem(409, "token-limit", str(exc)) from exc
+    request.state.audit_target = f"token:{row.id}"
     return TokenCreated(**TokenPublic.of(row).model_dump(), token=plaintext)
 
 

@@ -42,7 +42,7 @@ def list_(_admin: AdminUser, session: SessionDep) -> list[UserPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserCreated)
-def create(body: UserCreate, _admin: AdminUser, session: SessionDep) -> UserCreated:
+def create(body: UserCreate, _admin: AdminUser, session: SessionDep, request: Request) -> UserCreated:
     """Create a user with a generated password, shown in this response only."""
     password = generate_password()
     try:
@@ -53,6 +53,8 @@ def create(body: UserCreate, _admin: AdminUser, session: SessionDep) -> UserCrea
         raise Problem(422, "user-invalid", str(exc)) from exc
     user.max_stores = body.max_stores
     session.flush()
+    request.state.audit_target = f"user:{user.id}"
+    request.state.audit_detail = {"role": body.role, "max_stores": body.max_stores}
     return UserCreated(**UserPublic.of(user).model_dump(), password=password)
 
 
