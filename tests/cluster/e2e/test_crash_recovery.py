@@ -1,0 +1,85 @@
+"""A worker process SIGKILLed mid-install or mid-delete; a new worker finishes the job.
+
+The worker runs as `python -m app worker` in its own process group; the kill takes its helm child
+too, as when a pod dies. The lease expires, the new worker's reconciler requeues the job, and the
+store action unlocks the stale release before finishing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.simcluster.client import ClusterClient
+from tests.cluster.e2e.platform import (
+    names,
+    platform_settings,
+    release_status,
+    running_platform,
+    until,
+    volumes_of,
+    wait_for_release,
+    worker_process,
+)
+
+
+def crash_settings(cluster: ClusterClient, tmp_path: Path):
+    return platform_settings(cluster, tmp_path, lease_seconds=5, reconcile_interval_seconds=2.0)
+
+
+def test_a_worker_killed_mid_install_is_replaced_and_the_store_ends_ready_without_duplicates(
+    cluster: ClusterClient, tmp_path: Path
+) -> None:
+    settings = crash_settings(cluster, tmp_path)
+    with running_platform(cluster, settings, workers=False) as p:
+        with worker_process(settings, tmp_path / "worker-1.log") as first:
+            sid = p.post("/stores", {"name": "crashy", "engine": "woocommerce"}).json()["id"]
+            ns = f"store-{sid}"
+            wait_for_release(cluster, ns, "pending-install")
+            first.kill()
+        assert release_status(cluster, ns) == "pending-install"
+        assert p.store(sid)["status"] == "provisioning"
+
+        with worker_process(settings, tmp_path / "worker-2.log"):
+            ready = p.wait_for(sid, "ready", "failed")
+        assert ready["status"] == "ready", p.events(sid)
+        assert len(names(cluster, "statefulset", ns)) == 1
+        assert len(names(cluster, "deployment", ns)) == 1
+        assert len(names(cluster, "pvc", ns)) == len(volumes_of(cluster, ns))
+        statuses = cluster.kubectl(
+            "get", "secret", "-n", ns, "-l", "owner=helm", "-o", "jsonpath={.items[*].metadata.labels.status}"
+        ).split()
+        assert sorted(statuses) == ["deployed", "superseded"]
+        messages = [m for _, m in p.events(sid)]
+        assert any("stopped responding" in m for m in messages), messages
+
+
+def test_a_worker_killed_mid_delete_is_replaced_and_the_store_ends_deleted_with_nothing_left(
+    cluster: ClusterClient, tmp_path: Path
+) -> None:
+    settings = crash_settings(cluster, tmp_path)
+    with running_platform(cluster, settings, workers=False) as p:
+        with worker_process(settings, tmp_path / "worker-1.log") as first:
+            sid = p.post("/stores", {"name": "doomed", "engine": "woocommerce"}).json()["id"]
+            ns = f"store-{sid}"
+            assert p.wait_for(sid, "ready", "failed")["status"] == "ready", p.events(sid)
+            volumes = volumes_of(cluster, ns)
+            assert volumes
+            p.delete(f"/stores/{sid}")
+            until(
+                lambda: (
+                    release_status(cluster, ns) == "uninstalling"
+                    or bool(cluster.kubectl_json("get", "namespace", ns)["metadata"].get("deletionTimestamp"))
+                ),
+                limit=120,
+                every=0.1,
+                what=lambda: "the delete to be under way",
+            )
+            first.kill()
+        assert p.store(sid)["status"] == "deleting"
+
+        with worker_process(settings, tmp_path / "worker-2.log"):
+            gone = p.wait_for(sid, "deleted", "failed")
+        assert gone["status"] == "deleted", p.events(sid)
+        assert cluster.kubectl("get", "namespace", ns, "--ignore-not-found") == ""
+        remaining = {pv["metadata"]["name"] for pv in cluster.kubectl_json("get", "pv")["items"]}
+        assert not set(volumes) & remaining
