@@ -42,6 +42,13 @@ def platform_settings(cluster: ClusterClient, tmp_path: Path, **overrides: Any) 
         "provision_deadline": 600,
         "reconcile_interval_seconds": 5.0,
         "orphan_grace_seconds": 3600.0,
+        # One test user drives many stores quickly: lift the abuse limits (tests/unit/users covers them).
+        "max_stores_per_user": 1000,
+        "max_stores_global": 10000,
+        "max_provisioning_per_user": 1000,
+        "ratelimit_mutations_per_user": "100000/minute",
+        "ratelimit_mutations_per_ip": "100000/minute",
+        "metrics_port": 0,
     }
     values.update(overrides)
     return Settings(**values)
