@@ -112,6 +112,20 @@ else
     --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email
 fi
 
+step "WordPress core ${WP_CORE_VERSION:-(not pinned by the image tag)}"
+# The web image copies WordPress onto the volume only when it is empty, so a newer (or, on
+# rollback, older) image tag would otherwise leave the old core in place.
+if [ -n "${WP_CORE_VERSION:-}" ]; then
+  core_version=$(wp core version)
+  if [ "$core_version" != "$WP_CORE_VERSION" ]; then
+    echo "core is ${core_version}, the image carries ${WP_CORE_VERSION}: updating"
+    wp core update --version="$WP_CORE_VERSION" --force
+    wp core update-db
+  fi
+else
+  echo "the image tag names no WordPress version: core stays as installed"
+fi
+
 step "site title, URL and admin e-mail"
 wp option update blogname "$STORE_TITLE"
 wp option update home "$STORE_URL"
