@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 # Debian packages the tests use: shellcheck for chart scripts, chromium for browser tests,
 # postgresql for the multi-replica database tests.
-DEBIAN_PACKAGES := shellcheck chromium postgresql
+DEBIAN_PACKAGES := shellcheck chromium postgresql php-cli php-mysql mariadb-server curl
 
 .PHONY: help deps venv system-deps tools lint fmt test test-fast test-cluster test-browser \
         cluster-up cluster-down demo bench clean
@@ -38,6 +38,10 @@ system-deps:
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v php >/dev/null || missing="$$missing php-cli"; \
+	php -r 'exit(extension_loaded("mysqli") ? 0 : 1);' 2>/dev/null || missing="$$missing php-mysql"; \
+	command -v mariadb-install-db >/dev/null || missing="$$missing mariadb-server"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
