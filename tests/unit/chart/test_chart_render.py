@@ -389,3 +389,21 @@ def test_prod_environment_admits_only_traefik_and_serves_https():
     ingress = one(objects, "Ingress")
     assert ingress["spec"]["ingressClassName"] == "traefik"
     assert ingress["spec"]["tls"][0]["hosts"] == ["shop.stores.example.com"]
+
+
+def test_the_readme_documents_every_value():
+    readme = (CHART / "README.md").read_text()
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
+        out = []
+        for key, value in tree.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and value and key not in ("podSelector", "namespaceSelector"):
+                out += leaves(value, f"{path}.")
+            else:
+                out.append(path)
+        return out
+
+    missing = [path for path in leaves(defaults) if f"| `{path}` |" not in readme]
+    assert missing == [], f"README.md lacks: {missing}"
