@@ -9,6 +9,7 @@ aggregate them with max(), not sum().
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,13 +43,14 @@ STORES_CREATED = Counter(
 )
 PROVISIONING_FAILURES = Counter(
     "storeplane_provisioning_failures",
-    "Provisioning runs that ended Failed, by reason (a short machine-readable cause).",
+    "Provisioning runs that ended Failed, by reason: the error class (chart_rejected, quota_exceeded…), "
+    "retries_exhausted, deadline or internal_error.",
     ["engine", "reason"],
     registry=REGISTRY,
 )
 PROVISIONING_DURATION = Histogram(
     "storeplane_provisioning_duration_seconds",
-    "Time from store creation to Ready (successful provisioning runs only).",
+    "Time from the create request to Ready, queueing and retries included.",
     ["engine"],
     buckets=_SLOW_BUCKETS,
     registry=REGISTRY,
@@ -135,6 +137,32 @@ def time_helm(action: str) -> Iterator[None]:
 
 def observe_step(action: str, step: str, seconds: float) -> None:
     STEP_DURATION.labels(action=action, step=step).observe(seconds)
+
+
+class StepTimer:
+    """Step durations from the activity log: each event starts a step that lasts until the next
+    event (or the end of the action), and is labelled with the event's step name."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self._step: str | None = None
+        self._since = time.monotonic()
+
+    def event(self, step: str) -> None:
+        now = time.monotonic()
+        if self._step is not None:
+            observe_step(self.action, self._step, now - self._since)
+        self._step, self._since = step, now
+
+    def finish(self) -> None:
+        if self._step is not None:
+            observe_step(self.action, self._step, time.monotonic() - self._since)
+            self._step = None
+
+
+def reason_label(exc: BaseException) -> str:
+    """A low-cardinality failure reason: the error class in snake case (ChartRejected → chart_rejected)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
 
 
 def provisioning_succeeded(engine: str, seconds: float) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 from pyhelm3 import errors
 from pyhelm3.command import CHART_NOT_FOUND, CONNECTION_ERROR, Command
 
+from app import metrics
+
 log = logging.getLogger(__name__)
 
 # How long helm gets to record a cancelled release as failed before it is killed.
@@ -51,6 +53,10 @@ class HelmCommand(Command):
         return argv
 
     async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
+        with metrics.time_helm(str(command[0]) if command else "helm"):  # verb: upgrade, rollback, test…
+            return await self._run(command, input)
+
+    async def _run(self, command: list[Any], input: bytes | None = None) -> bytes:
         argv = self._argv(command)
         shown = " ".join(self._log_format(part) for part in argv)
         log.info("running: %s", shown)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Job, Store, User
@@ -99,6 +100,8 @@ def succeed(
                 store.helm_revision = revision
             if store.status == StoreStatus.READY and store.ready_at is None:
                 store.ready_at = now
+                if job.kind == Action.PROVISION:  # from the create request to Ready, retries included
+                    metrics.provisioning_succeeded(store.engine, (now - store.created_at).total_seconds())
             if store.status == StoreStatus.DELETED:
                 store.deleted_at = now
             done = {Action.DELETE: "deleted: every resource is gone", Action.VERIFY: "verified"}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.errors import PermanentError, RetryableError, scrub
@@ -43,6 +44,7 @@ class _Running:
     # Why we cancelled the action ourselves: "cancel", "lease", "timeout" or "shutdown".
     why: str | None = None
     heartbeat: asyncio.Task[None] | None = field(default=None, repr=False)
+    engine: str = "unknown"  # for metrics labels, once the store snapshot is read
 
 
 class Worker:
@@ -153,14 +155,18 @@ class Worker:
             return
         remaining = self._remaining(job)
         if remaining is not None and remaining <= 0:
-            await self._db(outcome.fail, job, reason=self._deadline_reason(job), took=0.0, **self._max())
+            await self._fail(running, self._deadline_reason(job), 0.0, "deadline")
             return
         snapshot = await self._db(outcome.start, job)
         if snapshot is None:
             return  # lost the lease between claim and start
         timeout = cfg.helm_timeout if remaining is None else min(cfg.helm_timeout, remaining)
 
+        running.engine = snapshot.engine
+        steps = metrics.StepTimer(job.kind)
+
         async def emit(step: str, message: str) -> None:
+            steps.event(step)
             await self._db(_append, store_id=job.store_id, job_id=job.id, step=step, message=scrub(message))
 
         started = time.monotonic()
@@ -174,7 +180,17 @@ class Worker:
             self._interrupt(running, "timeout")
             await asyncio.wait({running.action})
         took = time.monotonic() - started
+        steps.finish()
         await asyncio.shield(self._record(running, took, limit=timeout))
+
+    async def _fail(self, running: _Running, reason: str, took: float, label: str) -> None:
+        """Fail the job for good; a provisioning failure is counted by its reason label."""
+        job = running.job
+        if (
+            await self._db(outcome.fail, job, reason=reason, took=took, **self._max())
+            and job.kind == Action.PROVISION
+        ):
+            metrics.provisioning_failed(running.engine, label)
 
     async def _record(self, running: _Running, took: float, *, limit: float) -> None:
         job, action = running.job, running.action
@@ -186,7 +202,7 @@ class Worker:
                 case "shutdown":
                     await self._db(outcome.release, job)
                 case "timeout":
-                    await self._retry(job, f"{job.kind} did not finish within {limit:.0f}s", took)
+                    await self._retry(running, f"{job.kind} did not finish within {limit:.0f}s", took)
                 case _:  # lease lost: another worker owns the job now; write nothing
                     log.warning("lost the lease of job %s", job.id)
             return
@@ -194,26 +210,26 @@ class Worker:
         if exc is None:
             await self._db(outcome.succeed, job, revision=action.result(), took=took, **self._max())
         elif isinstance(exc, RetryableError):
-            await self._retry(job, exc.message, took)
+            await self._retry(running, exc.message, took)
         elif isinstance(exc, PermanentError):
-            await self._db(outcome.fail, job, reason=exc.message, took=took, **self._max())
+            await self._fail(running, exc.message, took, metrics.reason_label(exc))
         else:
             # A bug or an error nobody classified: permanent, so it is seen rather than retried away.
             log.error("store action raised an unexpected error", exc_info=exc)
             reason = scrub(f"internal error: {type(exc).__name__}: {exc}")
-            await self._db(outcome.fail, job, reason=reason, took=took, **self._max())
+            await self._fail(running, reason, took, "internal_error")
 
-    async def _retry(self, job: ClaimedJob, reason: str, took: float) -> None:
-        cfg = self.settings
+    async def _retry(self, running: _Running, reason: str, took: float) -> None:
+        cfg, job = self.settings, running.job
         if job.attempts >= job.max_attempts:
             final = f"gave up after {job.attempts} attempts: {reason}"
-            await self._db(outcome.fail, job, reason=final, took=took, **self._max())
+            await self._fail(running, final, took, "retries_exhausted")
             return
         delay = queue.retry_delay(job.attempts, base=cfg.retry_base_seconds, cap=cfg.retry_max_seconds)
         remaining = self._remaining(job)
         if remaining is not None and remaining <= delay:
             reason = f"{self._deadline_reason(job)}; last error: {reason}"
-            await self._db(outcome.fail, job, reason=reason, took=took, **self._max())
+            await self._fail(running, reason, took, "deadline")
             return
         await self._db(outcome.retry_later, job, reason=reason, delay=delay, took=took)
 

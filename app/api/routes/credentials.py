@@ -1,0 +1,71 @@
+"""GET /api/v1/stores/{id}/admin-password: the store admin's password, read from the store's Secret.
+
+The password is generated inside the cluster (Helm `lookup`), so it is never in our database; this
+read is the only way it leaves the cluster, it is audited (as store.password_reveal, without the
+value) and the response must not be cached.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from app.api.deps import CurrentUser, FactoryDep, SettingsDep
+from app.api.problems import Problem
+from app.db.engine import transaction
+from app.db.models import Store, User
+from app.db.stores import visible_store
+from app.errors import PermanentError, RetryableError
+from app.lifecycle import StoreStatus
+
+router = APIRouter(prefix="/stores", tags=["stores"])
+
+# Where each engine's chart keeps the admin credentials: "<release>-<suffix>" and the data key.
+_CREDENTIALS = {"woocommerce": ("credentials", "admin-password")}
+_INSTALLED = {StoreStatus.READY, StoreStatus.FAILED, StoreStatus.UPGRADING}
+
+
+class AdminPassword(BaseModel):
+    password: str = Field(description="The store admin's password. Do not log or store it.")
+    secret: str = Field(description="The Kubernetes Secret it was read from (namespace/name).")
+
+
+def secret_name(release: str, suffix: str) -> str:
+    """The chart's store.componentName: release truncated to 42 (no trailing '-'), '-', suffix; ≤ 63."""
+    return f"{release[:42].rstrip('-')}-{suffix}"[:63].rstrip("-")
+
+
+def _store(factory: FactoryDep, user: User, store_id: str) -> Store:
+    with transaction(factory) as session:
+        store = visible_store(session, user, store_id)
+    if store is None:
+        raise Problem(404, "store-not-found", f"You have no store with id {store_id!r}.")
+    return store
+
+
+@router.get("/{store_id}/admin-password", response_model=AdminPassword)
+async def admin_password(
+    store_id: str, user: CurrentUser, factory: FactoryDep, settings: SettingsDep, response: Response
+) -> AdminPassword:
+    from app.kube import get_kube  # only this route needs the Kubernetes client
+
+    store = await run_in_threadpool(_store, factory, user, store_id)
+    where = _CREDENTIALS.get(store.engine)
+    if where is None:
+        raise Problem(
+            501, "not-supported", f"Revealing the admin password is not supported for {store.engine}."
+        )
+    if store.status not in _INSTALLED:
+        raise Problem(409, "not-installed", f"The store is {store.status}; it has no admin password now.")
+    name = secret_name(store.name, where[0])
+    try:
+        secret = await get_kube(settings).read_secret(store.namespace, name)
+    except RetryableError as exc:
+        raise Problem(503, "cluster-unavailable", f"Cannot read the password now: {exc.message}") from exc
+    except PermanentError as exc:
+        raise Problem(502, "secret-unreadable", f"Cannot read the password: {exc.message}") from exc
+    if secret is None or where[1] not in secret.data:
+        raise Problem(404, "password-not-found", f"Secret {store.namespace}/{name} has no {where[1]!r}.")
+    response.headers["Cache-Control"] = "no-store"
+    return AdminPassword(password=secret.data[where[1]].decode(), secret=f"{store.namespace}/{name}")
