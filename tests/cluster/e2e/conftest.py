@@ -9,7 +9,7 @@ import pytest
 
 from app.simcluster.client import ClusterClient
 from tests.cluster.e2e.platform import Platform, platform_settings, running_platform
-from tests.fixtures_db import postgres_admin_url  # noqa: F401 - fixture
+from tests.fixtures_db import postgres_admin_url  # noqa: F401 - fixture for the PostgreSQL tests
 
 
 @pytest.fixture
