@@ -21,6 +21,8 @@ from typing import IO, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.tokens import redact_tokens
+
 REQUEST_ID_HEADER = "x-request-id"
 # An inbound id is echoed into logs and headers, so only a short, plain token is accepted.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -75,7 +77,9 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, separators=(",", ":"))
+        # Last line of defence: an API token that reached a log line anyway (a URL someone logged,
+        # an exception message) is redacted; the prefix is kept so the leak can be traced.
+        return redact_tokens(json.dumps(line, default=str, separators=(",", ":")))
 
 
 def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging.Handler:

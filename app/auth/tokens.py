@@ -51,9 +51,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return value
 
 
+_TOKEN_ANYWHERE = re.compile(r"sp_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+
+
 def contains_token(text: str) -> bool:
     """Whether a token-shaped string appears anywhere in `text` (for leak checks)."""
     return bool(_TOKEN_ANYWHERE.search(text))
 
 
-_TOKEN_ANYWHERE = re.compile(r"sp_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+def redact_tokens(text: str) -> str:
+    """`text` with every token-shaped string replaced, keeping the display prefix to tell them apart."""
+    return _TOKEN_ANYWHERE.sub(lambda m: m.group(0)[:DISPLAY_CHARS] + "…[redacted]", text)

@@ -82,3 +82,14 @@ async def test_the_request_id_reaches_tasks_the_request_starts_and_is_echoed(lin
     assert access[0]["status"] == 200 and access[0]["path"] == "/stores"
     assert "shh" not in json.dumps(access)  # the query string stays out of the log
     assert current_request_id() is None
+
+
+def test_a_token_that_reaches_a_log_line_is_redacted_keeping_its_prefix(lines):
+    from app.auth.tokens import issue_token
+
+    token = issue_token().plaintext
+    logging.getLogger("storeplane.test").warning("GET /x?token=%s", token, extra={"url": f"/y/{token}"})
+    [line] = [entry for entry in lines() if entry["logger"] == "storeplane.test"]
+    assert token not in json.dumps(line)
+    assert line["message"] == f"GET /x?token={token[:7]}…[redacted]"
+    assert line["url"] == f"/y/{token[:7]}…[redacted]"
