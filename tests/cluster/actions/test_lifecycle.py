@@ -110,3 +110,14 @@ async def test_delete_refuses_a_namespace_that_storeplane_does_not_manage(
     with pytest.raises(errors.NotManaged, match=f"namespace {target.namespace} is not Storeplane's"):
         await reconcile.delete(target, emit=events, timeout=60, settings=settings)
     assert cluster.kubectl("get", "namespace", target.namespace, "-o", "name").strip()
+
+
+async def test_provision_refuses_a_namespace_of_the_same_name_that_is_not_the_stores(
+    cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
+) -> None:
+    cluster.kubectl("create", "namespace", target.namespace)
+    with pytest.raises(errors.NotManaged, match=f"namespace {target.namespace} exists and does not belong"):
+        await reconcile.provision(target, emit=events, timeout=60, settings=settings)
+    assert release_statuses(cluster, target) == []
+    labels = cluster.kubectl_json("get", "namespace", target.namespace)["metadata"].get("labels", {})
+    assert "storeplane.io/store-id" not in labels
