@@ -83,3 +83,21 @@ def test_a_worker_killed_mid_delete_is_replaced_and_the_store_ends_deleted_with_
         assert cluster.kubectl("get", "namespace", ns, "--ignore-not-found") == ""
         remaining = {pv["metadata"]["name"] for pv in cluster.kubectl_json("get", "pv")["items"]}
         assert not set(volumes) & remaining
+
+
+def test_sigterm_mid_install_leaves_the_release_failed_not_pending_and_hands_the_job_back(
+    cluster: ClusterClient, tmp_path: Path
+) -> None:
+    settings = platform_settings(cluster, tmp_path, shutdown_grace_seconds=0.5, lease_seconds=30)
+    with running_platform(cluster, settings, workers=False) as p:
+        with worker_process(settings, tmp_path / "worker-1.log") as first:
+            sid = p.post("/stores", {"name": "polite", "engine": "woocommerce"}).json()["id"]
+            ns = f"store-{sid}"
+            wait_for_release(cluster, ns, "pending-install")
+            assert first.terminate() == 0
+        assert release_status(cluster, ns) == "failed"
+        assert ("provision", "interrupted by shutdown") in p.events(sid)
+        # Handed back at once (no lease to wait out), so the next worker starts it straight away.
+        with worker_process(settings, tmp_path / "worker-2.log"):
+            ready = p.wait_for(sid, "ready", "failed")
+        assert ready["status"] == "ready", p.events(sid)
