@@ -11,13 +11,14 @@ ClusterUnreachable/Conflict/StillProgressing (retry) or PermanentError subclasse
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from functools import lru_cache
 
 from lightkube.resources.core_v1 import Namespace
 
+from app.kube import access, namespaces, secrets, volumes
 from app.kube import diagnose as _diagnose
-from app.kube import namespaces, secrets, volumes
 from app.kube.client import ClientPool, api_call
 from app.kube.diagnose import Diagnosis, Finding
 from app.kube.namespaces import ManagedNamespace, store_labels
@@ -30,6 +31,7 @@ __all__ = ["Diagnosis", "Finding", "Kube", "ManagedNamespace", "SecretRecord", "
 class Kube:
     def __init__(self, settings: Settings) -> None:
         self._pool = ClientPool(settings)
+        self._store_role = settings.store_role
 
     async def ping(self) -> None:
         """Raise ClusterUnreachable unless the API server answers (for /readyz)."""
@@ -44,7 +46,10 @@ class Kube:
     ) -> bool:
         """Create `name` labelled for the store, or adopt it if it is the store's; True if created."""
         labels = store_labels(store_id=store_id, owner=owner, pod_security=pod_security)
-        return await namespaces.ensure_namespace(self._pool.get(), name, labels)
+        created = await namespaces.ensure_namespace(self._pool.get(), name, labels)
+        if self._store_role:  # the provisioner's rights inside the namespace (app/kube/access.py)
+            await access.ensure_store_role_binding(self._pool.get(), name, self._store_role)
+        return created
 
     async def namespace_exists(self, name: str) -> bool:
         return await namespaces.namespace_exists(self._pool.get(), name)
@@ -53,8 +58,14 @@ class Kube:
         return await namespaces.list_managed(self._pool.get())
 
     async def delete_namespace(self, name: str, *, timeout: float, store_id: str | None = None) -> bool:
-        """Delete a Storeplane-managed namespace and wait until it is gone; False if it was absent."""
-        return await namespaces.delete_namespace(self._pool.get(), name, timeout=timeout, store_id=store_id)
+        """Delete a Storeplane-managed namespace, wait until it is gone, then delete the
+        PersistentVolumes its claims left (see volumes.py) and wait for those too.
+        False if the namespace was already absent (its leftover volumes are still removed)."""
+        deadline = time.monotonic() + timeout
+        client = self._pool.get()
+        existed = await namespaces.delete_namespace(client, name, timeout=timeout, store_id=store_id)
+        await volumes.remove_volumes_of(client, name, timeout=max(deadline - time.monotonic(), 1.0))
+        return existed
 
     async def diagnose(self, namespace: str, since: datetime | None = None) -> Diagnosis:
         """Why the namespace's workloads are not ready; events older than `since` are ignored."""
@@ -77,11 +88,11 @@ class Kube:
 
 
 @lru_cache(maxsize=8)
-def _kube_for(kubeconfig: str, context: str) -> Kube:
-    return Kube(Settings(kubeconfig=kubeconfig, kube_context=context))
+def _kube_for(kubeconfig: str, context: str, store_role: str) -> Kube:
+    return Kube(Settings(kubeconfig=kubeconfig, kube_context=context, store_role=store_role))
 
 
 def get_kube(settings: Settings | None = None) -> Kube:
     """The shared Kube for these settings (default: app.settings.get_settings())."""
     settings = settings or get_settings()
-    return _kube_for(settings.kubeconfig, settings.kube_context)
+    return _kube_for(settings.kubeconfig, settings.kube_context, settings.store_role)

@@ -30,11 +30,11 @@ async def uninstall(
             await emit(
                 "uninstall", f"helm uninstall did not finish ({exc.message}); deleting the namespace anyway"
             )
+    volumes = await kit.kube.volumes_of(t.namespace)
     await emit("namespace", f"deleting namespace {t.namespace} and waiting until it is gone")
     await kit.kube.delete_namespace(t.namespace, timeout=max(budget.remaining(), 1.0), store_id=t.store_id)
-    removed = await kit.kube.remove_volumes_of(t.namespace, timeout=max(budget.remaining(), 1.0))
-    if removed:
-        await emit("volumes", f"deleted persistent volumes left by the store: {', '.join(removed)}")
+    if volumes:
+        await emit("volumes", f"persistent volumes of the store are gone: {', '.join(volumes)}")
     await emit("delete", f"namespace {t.namespace} is gone and no persistent volume of it is left")
 
 

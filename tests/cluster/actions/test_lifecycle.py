@@ -121,3 +121,28 @@ async def test_provision_refuses_a_namespace_of_the_same_name_that_is_not_the_st
     assert release_statuses(cluster, target) == []
     labels = cluster.kubectl_json("get", "namespace", target.namespace)["metadata"].get("labels", {})
     assert "storeplane.io/store-id" not in labels
+
+
+async def test_delete_removes_a_retained_volume_that_would_outlive_the_namespace(
+    cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
+) -> None:
+    await reconcile.provision(target, emit=events, timeout=180, settings=settings)
+    (pv,) = volumes_of(cluster, target.namespace)
+    # With Retain, nothing in Kubernetes deletes the volume when its claim goes.
+    cluster.kubectl("patch", "pv", pv, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}')
+    await reconcile.delete(target, emit=events, timeout=180, settings=settings)
+    assert volumes_of(cluster, target.namespace) == []
+    assert ("volumes", f"persistent volumes of the store are gone: {pv}") in events.seen
+
+
+async def test_deleting_an_orphan_namespace_through_kube_also_removes_its_volumes(
+    cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
+) -> None:
+    """What the periodic reconciler calls for a managed namespace with no live store."""
+    await reconcile.provision(target, emit=events, timeout=180, settings=settings)
+    (pv,) = volumes_of(cluster, target.namespace)
+    cluster.kubectl("patch", "pv", pv, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}')
+    kube = get_kube(settings)
+    assert await kube.delete_namespace(target.namespace, timeout=120, store_id=target.store_id)
+    assert volumes_of(cluster, target.namespace) == []
+    assert not await kube.delete_namespace(target.namespace, timeout=30, store_id=target.store_id)
