@@ -23,6 +23,9 @@ class Settings(UsersSettings):
     # Kubernetes: a kubeconfig path (empty: $KUBECONFIG, then in-cluster) and an optional context.
     kubeconfig: str = ""
     kube_context: str = ""
+    # ClusterRole the provisioner binds to itself in each store namespace right after creating it
+    # (app/kube/access.py; the platform chart sets it). Empty: no binding, for admin credentials.
+    store_role: str = ""
 
     # The helm v4 binary; empty means the one on PATH.
     helm_binary: str = ""

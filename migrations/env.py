@@ -35,6 +35,10 @@ def run_migrations_online() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Every API and worker pod migrates in its init container: the lock makes
+                    # concurrent runs take turns (the later ones find the schema at head).
+                    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7401823307)")
                 context.run_migrations()
     finally:
         engine.dispose()
