@@ -45,9 +45,17 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# Fields whose constraints read badly as pydantic states them: one sentence for any error on them.
+_FIELD_RULES = {
+    "Idempotency-Key": "must be 1 to 255 printable ASCII characters without spaces (a UUID is a good key)",
+}
+
+
 def _sentence(error: dict[str, Any]) -> str:
     """One readable sentence for one pydantic error."""
     field, kind, message = _field(tuple(error.get("loc", ()))), error.get("type", ""), error.get("msg", "")
+    if field in _FIELD_RULES and kind != "missing":
+        return f"'{field}' {_FIELD_RULES[field]}."
     if kind == "missing":
         return f"'{field}' is required."
     if kind == "extra_forbidden":
