@@ -55,11 +55,16 @@ def _serve(*, workers: bool) -> int:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 10,
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For for 127.0.0.1 peers;
+        # app.ratelimit decides which proxies to believe (STOREPLANE_TRUSTED_PROXIES).
+        proxy_headers=False,
+        server_header=False,
     )
     return 0
 
 
 async def _worker() -> int:
+    from app import metrics
     from app.db.engine import make_engine, make_sessionmaker
     from app.jobs.worker import Worker
     from app.logging import configure_logging
@@ -69,6 +74,10 @@ async def _worker() -> int:
     configure_logging(settings.log_level)
     engine = make_engine(settings.effective_database_url)
     factory = make_sessionmaker(engine)
+    from app.auth.wiring import start_metrics_listener, state_counts
+
+    metrics.set_state_source(lambda: state_counts(factory))
+    start_metrics_listener(settings)  # this process's job and helm metrics, on its own port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
