@@ -296,3 +296,45 @@ def test_engine_medusa_is_refused_with_a_clear_message_and_creates_nothing(clust
     # Helm 4 lists releases in every status by default: not even a failed release was recorded.
     assert cluster.helm("list", "-n", store_ns, "-q").strip() == ""
     assert items(cluster, "pods", store_ns) == []
+
+
+# The simulated cluster fails a pod whose annotation sim.storeplane.io/exit-code is non-zero (see
+# app/simcluster/stages.yaml); the chart's podAnnotations values carry it onto the hook pods.
+FAIL_SETUP = (
+    "--set-string",
+    r"setup.podAnnotations.sim\.storeplane\.io/exit-code=1",
+    "--set-string",
+    r"setup.podAnnotations.sim\.storeplane\.io/message=setup FAILED at step 'WooCommerce 10.2.2'",
+)
+
+
+def test_a_failed_setup_fails_the_release_naming_the_job_and_the_next_upgrade_recovers(cluster, store_ns):
+    with pytest.raises(CommandFailed) as failed:
+        install(cluster, store_ns, *FAIL_SETUP)
+    assert f"failed post-install: resource Job/{store_ns}/{RELEASE}-setup not ready. status: Failed" in (
+        failed.value.stderr
+    )
+    assert (
+        json.loads(cluster.helm("status", RELEASE, "-n", store_ns, "-o", "json"))["info"]["status"]
+        == "failed"
+    )
+    # The failed Job stays for its logs, bounded by backoffLimit (1 + 2 retries).
+    job = cluster.kubectl_json("get", "job", f"{RELEASE}-setup", "-n", store_ns)
+    assert condition(job, "Failed") == "True"
+    assert job["status"]["failed"] == 3
+
+    out = install(cluster, store_ns)
+
+    assert "STATUS: deployed" in out
+    assert setup_last_run(cluster, store_ns)["phase"] == "Succeeded"
+    assert cluster.kubectl("get", "jobs", "-n", store_ns, "-o", "name") == ""
+
+
+def test_a_failing_order_test_makes_helm_test_fail(cluster, store_ns):
+    install(cluster, store_ns, "--set-string", r"orderTest.podAnnotations.sim\.storeplane\.io/exit-code=1")
+
+    with pytest.raises(CommandFailed) as failed:
+        cluster.helm("test", RELEASE, "-n", store_ns, "--timeout", "120s")
+    assert f"{RELEASE}-order-test" in failed.value.stderr + failed.value.stdout
+    pod = cluster.kubectl_json("get", "pod", f"{RELEASE}-order-test", "-n", store_ns)
+    assert pod["status"]["phase"] == "Failed"
