@@ -99,7 +99,11 @@ class Reconciler:
         orphans = [
             ns
             for ns in namespaces
-            if ns.store_id not in live
+            # Only store namespaces (`store-<id>` labelled with that id): anything else that carries
+            # the managed-by label is not ours to delete.
+            if ns.store_id
+            and ns.name == f"store-{ns.store_id}"
+            and ns.store_id not in live
             and not ns.terminating
             and ns.created_at is not None
             and ns.created_at <= cutoff  # type: ignore[operator]
@@ -108,7 +112,7 @@ class Reconciler:
         async def delete(ns: ManagedNamespaceLike) -> None:
             try:
                 await self.kube.delete_namespace(
-                    ns.name, timeout=self.settings.helm_timeout, store_id=ns.store_id or None
+                    ns.name, timeout=self.settings.helm_timeout, store_id=ns.store_id
                 )
                 report.orphans_deleted.append(ns.name)
             except StoreplaneError as exc:

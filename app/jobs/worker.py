@@ -138,11 +138,14 @@ class Worker:
             running.action.cancel()
 
     async def _execute(self, job: ClaimedJob) -> None:
-        with bound_request_id(job.request_id):
+        with bound_request_id(job.request_id):  # every line this job logs names the request behind it
             running = _Running(job=job)
             self._running[job.id] = running
+            fields = {"job_id": job.id, "store_id": job.store_id, "kind": job.kind, "attempt": job.attempts}
+            log.info("job %s: %s of store %s started", job.id, job.kind, job.store_id, extra=fields)
             try:
                 await self._run_job(running)
+                log.info("job %s: %s of store %s done", job.id, job.kind, job.store_id, extra=fields)
             finally:
                 self._running.pop(job.id, None)
                 if running.heartbeat is not None:
@@ -235,6 +238,7 @@ class Worker:
 
     async def _heartbeat(self, running: _Running) -> None:
         cfg, job = self.settings, running.job
+        renewed = time.monotonic()
         while True:
             await asyncio.sleep(cfg.lease_seconds / 3)
             try:
@@ -246,8 +250,17 @@ class Worker:
                     lease_seconds=cfg.lease_seconds,
                 )
             except Exception:
+                # Past a whole lease without a renewal another worker may have taken the job: stop,
+                # rather than risk two actions on one store. Otherwise the database may come back.
+                if time.monotonic() - renewed >= cfg.lease_seconds:
+                    log.error(
+                        "job %s: lease could not be renewed for %ss; stopping it", job.id, cfg.lease_seconds
+                    )
+                    self._interrupt(running, "lease")
+                    return
                 log.exception("heartbeat of job %s failed; will try again", job.id)
                 continue
+            renewed = time.monotonic()
             if not beat.alive:
                 self._interrupt(running, "lease")
                 return

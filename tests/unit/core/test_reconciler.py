@@ -117,3 +117,12 @@ async def test_expired_leases_are_reclaimed_even_when_the_cluster_is_unreachable
     assert report.errors == ["list managed namespaces: connection refused"]
     job = jobs_of(db, sid)[0]
     assert (job.status, job.lease_owner) == ("queued", None)
+
+
+async def test_managed_namespaces_that_are_not_store_namespaces_are_never_deleted(db: Db) -> None:
+    cluster = FakeCluster()
+    old = utcnow() - timedelta(days=1)
+    cluster.namespaces["storeplane-system"] = Ns("storeplane-system", "", old)  # the platform's own
+    cluster.namespaces["team-shop"] = Ns("team-shop", "s-0123456789ab", old)  # a label copied by hand
+    report = await Reconciler(db.factory, fast_settings(db, orphan_grace_seconds=0), kube=cluster).sweep()
+    assert (report.orphans_deleted, cluster.deleted) == ([], [])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from app.db.engine import transaction
 from app.db.models import Store
 from app.db.stores import request_action
@@ -221,3 +223,31 @@ async def test_every_step_lands_in_the_activity_log(db: Db) -> None:
         ("provision", "fake provision of shop"),
         ("provision", "ready at revision 1"),
     ]
+
+
+async def test_a_worker_that_cannot_renew_its_lease_for_a_whole_lease_stops_the_action(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database becomes unreachable for heartbeats only (a fault injected at the DB call): after
+    # one lease without renewal another worker may own the job, so this one must stop acting.
+    from sqlalchemy.exc import OperationalError
+
+    from app.jobs import queue
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("UPDATE jobs", {}, Exception("connection refused"))
+
+    actions = FakeActions().then("shop", "provision", "block")
+    sid = new_store(db, fast_settings(db), "shop")
+    monkeypatch.setattr(queue, "heartbeat", unreachable)
+    worker = worker_for(db, actions, lease_seconds=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await eventually(lambda: actions.cancelled == [("shop", "provision")], limit=20)
+    finally:
+        stop.set()
+        await task
+    job = jobs_of(db, sid)[0]
+    assert job.status == "running"  # untouched: whoever holds the lease now decides
+    assert store_row(db, sid).status == "provisioning"
