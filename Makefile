@@ -59,7 +59,7 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 test: deps lint
-	$(PY) -m pytest -ra
+	$(PY) -m pytest -ra --durations=15
 
 test-fast: venv
 	$(PY) -m pytest -ra -m unit
