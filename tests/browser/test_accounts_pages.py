@@ -22,9 +22,6 @@ def test_a_wrong_password_shows_an_error_and_no_session(browser: Browser, site: 
     page = context.new_page()
     _login(page, site, "admin", "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
-    assert all(
-        c["value"] == "" or c["name"] != "storeplane_session" or "." in c["value"] for c in context.cookies()
-    )
     page.goto(f"{site.url}/account/tokens")
     expect(page).to_have_url(f"{site.url}/login?next=/account/tokens")
     context.close()
