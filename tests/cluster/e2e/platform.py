@@ -41,7 +41,8 @@ def platform_settings(cluster: ClusterClient, tmp_path: Path, **overrides: Any) 
         "helm_timeout": 180,
         "provision_deadline": 600,
         "reconcile_interval_seconds": 5.0,
-        "orphan_grace_seconds": 3600.0,
+        # The cluster is shared with other test sessions: never treat their namespaces as orphans.
+        "orphan_grace_seconds": 30 * 24 * 3600.0,
         # One test user drives many stores quickly: lift the abuse limits (tests/unit/users covers them).
         "max_stores_per_user": 1000,
         "max_stores_global": 10000,
