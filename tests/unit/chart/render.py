@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,3 +82,17 @@ def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         elif kind in ("Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet"):
             specs[f"{kind}/{name}"] = o["spec"]["template"]["spec"]
     return specs
+
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def quantity(value: Any) -> Decimal:
+    """Kubernetes quantity -> number (cores or bytes)."""
+    text = str(value)
+    if text.endswith("m"):
+        return Decimal(text[:-1]) / 1000
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text)
+    assert match, f"not a quantity: {value!r}"
+    number, unit = match.groups()
+    return Decimal(number) * _UNITS.get(unit, 1)

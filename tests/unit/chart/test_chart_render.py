@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,24 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, render
+from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, quantity, render
 
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 ENVIRONMENTS = [VALUES_DIR / "stores-local.yaml", VALUES_DIR / "stores-prod.yaml"]
 LONG_RUNNING = ("Deployment", "StatefulSet")
-
-_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-
-
-def quantity(value: Any) -> Decimal:
-    """Kubernetes quantity -> number (cores or bytes)."""
-    text = str(value)
-    if text.endswith("m"):
-        return Decimal(text[:-1]) / 1000
-    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text)
-    assert match, f"not a quantity: {value!r}"
-    number, unit = match.groups()
-    return Decimal(number) * _UNITS.get(unit, 1)
 
 
 @pytest.fixture(scope="module")
