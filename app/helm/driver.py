@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +21,10 @@ from pyhelm3 import errors as helm_errors
 
 from app import errors
 from app.helm.command import HelmCommand
+from app.helm.revision import Revision, parse_time
 from app.settings import Settings
 
 HISTORY_MAX = 10  # revisions Helm keeps per release; older ones are pruned by helm itself
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One entry of a release's history."""
-
-    revision: int
-    status: str  # deployed | superseded | failed | pending-install | pending-upgrade | …
-    updated: datetime | None
-    chart: str  # "<name>-<version>"
-    app_version: str
-    description: str
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    # Go prints nanoseconds; Python's fromisoformat takes at most microseconds.
-    head, dot, rest = value.partition(".")
-    if dot:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
-        value = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _seconds(timeout: float) -> str:
@@ -98,7 +73,7 @@ class HelmDriver:
                 Revision(
                     revision=int(row["revision"]),
                     status=str(row.get("status", "unknown")),
-                    updated=_parse_time(row.get("updated")),
+                    updated=parse_time(row.get("updated")),
                     chart=str(row.get("chart", "")),
                     app_version=str(row.get("app_version", "")),
                     description=str(row.get("description", "")),

@@ -17,13 +17,42 @@ import base64
 import gzip
 import json
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from app.helm.revision import Revision, parse_time
 
 PENDING_STATUSES = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
 
 
 def secret_name(release: str, revision: int) -> str:
     return f"sh.helm.release.v1.{release}.v{revision}"
+
+
+def selector(release: str) -> dict[str, str]:
+    """Labels of every stored revision of `release` (what helm itself queries by)."""
+    return {"owner": "helm", "name": release}
+
+
+def revisions(records: Iterable[Mapping[str, Any]]) -> list[Revision]:
+    """Decoded release records → the rows `helm history` would print, oldest first. Reading the
+    storage directly costs one API request instead of a helm process per observation."""
+    rows = []
+    for record in records:
+        info = record.get("info", {})
+        metadata = (record.get("chart") or {}).get("metadata") or {}
+        chart = f"{metadata['name']}-{metadata['version']}" if metadata else "MISSING"
+        rows.append(
+            Revision(
+                revision=int(record["version"]),
+                status=str(info.get("status", "unknown")),
+                updated=parse_time(info.get("last_deployed")),
+                chart=chart,
+                app_version=str(metadata.get("appVersion", "")) if metadata else "MISSING",
+                description=str(info.get("description", "")),
+            )
+        )
+    return sorted(rows, key=lambda r: r.revision)
 
 
 def decode_release(data: bytes) -> dict[str, Any]:

@@ -80,6 +80,9 @@ class Kube:
     async def read_secret(self, namespace: str, name: str) -> SecretRecord | None:
         return await secrets.read_secret(self._pool.get(), namespace, name)
 
+    async def list_secrets(self, namespace: str, labels: dict[str, str]) -> list[SecretRecord]:
+        return await secrets.list_secrets(self._pool.get(), namespace, labels)
+
     async def replace_secret(self, record: SecretRecord) -> None:
         await secrets.replace_secret(self._pool.get(), record)
 

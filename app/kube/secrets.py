@@ -30,14 +30,25 @@ async def read_secret(client: AsyncClient, namespace: str, name: str) -> SecretR
             if exc.status.code == 404:
                 return None
             raise
+    return _record(namespace, secret)
+
+
+def _record(namespace: str, secret: Secret) -> SecretRecord:
     return SecretRecord(
-        name=name,
+        name=secret.metadata.name,
         namespace=namespace,
         type=secret.type or "Opaque",
         labels=dict(secret.metadata.labels or {}),
         data={key: base64.b64decode(value) for key, value in (secret.data or {}).items()},
         resource_version=secret.metadata.resourceVersion or "",
     )
+
+
+async def list_secrets(client: AsyncClient, namespace: str, labels: dict[str, str]) -> list[SecretRecord]:
+    """Secrets of `namespace` with all of `labels` (none when the namespace does not exist)."""
+    with api_call(f"list secrets in {namespace}"):
+        found = [s async for s in client.list(Secret, namespace=namespace, labels=labels)]
+    return [_record(namespace, secret) for secret in found]
 
 
 async def replace_secret(client: AsyncClient, record: SecretRecord) -> None:

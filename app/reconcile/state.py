@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.helm import Revision
+from app import errors
+from app.helm import Revision, storage
 from app.helm.storage import PENDING_STATUSES
 from app.reconcile.target import StoreTarget
 from app.reconcile.toolkit import Toolkit
@@ -75,4 +76,11 @@ def classify(history: list[Revision]) -> Observation:
 
 
 async def observe(t: StoreTarget, kit: Toolkit) -> Observation:
-    return classify(await kit.helm.history(t.release, t.namespace))
+    """Read the release's revisions from Helm's storage Secrets: the same rows as `helm history`,
+    in one API request instead of a helm process (observing happens several times per action)."""
+    records = await kit.kube.list_secrets(t.namespace, storage.selector(t.release))
+    try:
+        decoded = [storage.decode_release(r.data["release"]) for r in records if "release" in r.data]
+    except ValueError as exc:  # base64, gzip or JSON: not a record helm could read either
+        raise errors.PermanentError(f"helm's record of release {t.release} is unreadable: {exc}") from exc
+    return classify(storage.revisions(decoded))

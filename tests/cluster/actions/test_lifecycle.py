@@ -9,6 +9,8 @@ import pytest
 from app import errors, reconcile
 from app.kube import get_kube
 from app.reconcile import StoreTarget
+from app.reconcile.state import observe
+from app.reconcile.toolkit import toolkit
 from app.settings import Settings
 from app.simcluster.client import ClusterClient
 from tests.cluster.actions.helpers import Events, names, release_statuses, volumes_of
@@ -45,6 +47,10 @@ async def test_a_store_is_provisioned_upgraded_rolled_back_and_deleted_without_l
     assert history[1].updated is not None and history[1].updated >= history[0].updated
 
     assert await reconcile.rollback(t, 1, emit=events, timeout=180, settings=settings) == 3
+    # Observing reads Helm's storage directly; it must see exactly what `helm history` prints.
+    observed = await observe(t, toolkit(settings))
+    assert list(observed.history) == await reconcile.history(t, settings=settings)
+    assert len(observed.history) == 3
     cm = cluster.kubectl_json("get", "configmap", f"{t.release}-settings", "-n", t.namespace)
     assert cm["data"]["note"] == "first"
     assert release_statuses(cluster, t)[-1] == (3, "deployed")

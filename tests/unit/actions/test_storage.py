@@ -58,3 +58,25 @@ def test_a_revision_that_is_not_pending_is_not_unlocked() -> None:
 
 def test_secret_names_follow_helms_scheme() -> None:
     assert storage.secret_name("shop", 12) == "sh.helm.release.v1.shop.v12"
+
+
+def test_stored_records_become_the_rows_helm_history_prints() -> None:
+    chart = {"metadata": {"name": "store", "version": "0.1.0", "appVersion": "6.8.3"}}
+    second = {
+        "version": 2,
+        "chart": chart,
+        "info": {
+            "status": "deployed",
+            "description": "Upgrade complete",
+            "last_deployed": "2026-11-25T20:01:02.123456789Z",
+        },
+    }
+    first = {**second, "version": 1, "info": {"status": "superseded", "description": "Install complete"}}
+    rows = storage.revisions([second, first])
+    assert [(r.revision, r.status, r.chart, r.app_version) for r in rows] == [
+        (1, "superseded", "store-0.1.0", "6.8.3"),
+        (2, "deployed", "store-0.1.0", "6.8.3"),
+    ]
+    assert rows[1].updated is not None and rows[1].updated.isoformat() == "2026-11-25T20:01:02.123456+00:00"
+    assert rows[0].updated is None
+    assert rows[1].description == "Upgrade complete"
