@@ -1,4 +1,4 @@
-"""A store's whole life through the API: create → Ready → upgrade → history → rollback → delete.
+"""A store's whole life through the API: create → Ready → verify → upgrade → history → rollback → delete.
 
 The simulated cluster runs no containers (KWOK marks pods Ready), so this proves the API objects,
 admission, quota, volume binding, Helm revisions and cleanup — not that WordPress serves a page.
@@ -6,7 +6,7 @@ admission, quota, volume binding, Helm revisions and cleanup — not that WordPr
 
 from __future__ import annotations
 
-from tests.cluster.e2e.platform import Platform
+from tests.cluster.e2e.platform import Platform, until
 
 
 def test_a_store_goes_from_create_to_deleted_leaving_nothing_behind(platform: Platform) -> None:
@@ -43,6 +43,17 @@ def test_a_store_goes_from_create_to_deleted_leaving_nothing_behind(platform: Pl
     hosts = {rule["host"] for ing in kinds["ingress"] for rule in ing["spec"]["rules"]}
     assert hosts == {"shop.localhost"}
     volumes = {p["spec"]["volumeName"] for p in kinds["pvc"]}
+
+    # Verify runs the chart's order test (`helm test`); under KWOK its pod "succeeds" without running,
+    # so this proves the wiring (job, hook, outcome), not that an order was placed.
+    r = platform.post(f"/stores/{sid}/verify")
+    assert (r.status_code, r.json()["status"]) == (202, "ready")
+    until(
+        lambda: ("verify", "verified") in platform.events(sid),
+        limit=240,
+        what=lambda: f"the verification to finish; events: {platform.events(sid)}",
+    )
+    assert platform.store(sid)["status"] == "ready"
 
     r = platform.post(f"/stores/{sid}/upgrade")
     assert (r.status_code, r.json()["status"]) == (202, "upgrading")
