@@ -8,6 +8,7 @@ objects already created (same names, so no duplicates), and delete removes the w
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from app.reconcile.target import Budget, EventSink, StoreTarget
@@ -17,7 +18,7 @@ from app.reconcile.watch import watched
 
 
 async def install(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget) -> int:
-    since = datetime.now(UTC).replace(microsecond=0)
+    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
     seconds = budget.for_helm()
     await emit("install", f"helm upgrade --install {t.release} (timeout {seconds:.0f}s)")
     work = kit.helm.install_or_upgrade(
@@ -31,5 +32,5 @@ async def install(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget)
         description=f"Storeplane: install store {t.store_id}",
     )
     revision = await watched(t, kit, emit, "install", since, work)
-    await emit("install", f"revision {revision} is deployed and ready")
+    await emit("install", f"revision {revision} is deployed and ready{budget.since(started)}")
     return revision

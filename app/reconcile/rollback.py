@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from app import errors
@@ -18,7 +19,7 @@ async def rollback(
     if revision not in known:
         listed = ", ".join(map(str, known)) or "none"
         raise errors.NotFound(f"revision {revision} does not exist; the store has revisions: {listed}")
-    since = datetime.now(UTC).replace(microsecond=0)
+    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
     seconds = budget.for_helm()
     await emit("rollback", f"helm rollback {t.release} to revision {revision} (timeout {seconds:.0f}s)")
     await watched(
@@ -26,5 +27,8 @@ async def rollback(
     )
     history = await kit.helm.history(t.release, t.namespace)
     latest = history[-1].revision
-    await emit("rollback", f"revision {latest} (a copy of revision {revision}) is deployed and ready")
+    await emit(
+        "rollback",
+        f"revision {latest} (a copy of revision {revision}) is deployed and ready{budget.since(started)}",
+    )
     return latest

@@ -41,6 +41,10 @@ class Budget:
         self.total = seconds
         self._deadline = time.monotonic() + seconds
 
+    def since(self, started: float) -> str:
+        """' in 12.3s': how long a step that began at `started` (time.monotonic()) took."""
+        return f" in {time.monotonic() - started:.1f}s"
+
     def remaining(self) -> float:
         return self._deadline - time.monotonic()
 

@@ -9,6 +9,8 @@ uninstall does not refuse those states, so running it again finishes the job.
 
 from __future__ import annotations
 
+import time
+
 from app import errors
 from app.reconcile.state import Observation, ReleaseState
 from app.reconcile.target import Budget, EventSink, StoreTarget
@@ -18,6 +20,7 @@ from app.reconcile.toolkit import Toolkit
 async def uninstall(
     t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation
 ) -> None:
+    started = time.monotonic()
     if observed.state is not ReleaseState.ABSENT:
         seconds = budget.for_helm(share=0.5)
         await emit("uninstall", f"helm uninstall {t.release} ({observed.reason}; timeout {seconds:.0f}s)")
@@ -36,6 +39,7 @@ async def uninstall(
     if volumes:
         await emit("volumes", f"persistent volumes of the store are gone: {', '.join(volumes)}")
     await emit("delete", f"namespace {t.namespace} is gone and no persistent volume of it is left")
+    await emit("delete", f"store deleted{budget.since(started)}")
 
 
 async def finish_uninstall(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget) -> None:

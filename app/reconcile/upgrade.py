@@ -9,6 +9,7 @@ timed out) we finish it, so the error can truthfully say which revision the stor
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from app import errors
@@ -21,7 +22,7 @@ from app.reconcile.watch import watched
 
 
 async def upgrade(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, previous: int) -> int:
-    since = datetime.now(UTC).replace(microsecond=0)
+    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
     seconds = budget.for_helm(share=0.5)
     await emit("upgrade", f"helm upgrade {t.release} from revision {previous} (timeout {seconds:.0f}s)")
     work = kit.helm.install_or_upgrade(
@@ -41,7 +42,7 @@ async def upgrade(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget,
     except errors.StoreplaneError as exc:
         restored = await _restore(t, kit, emit, budget, previous)
         raise type(exc)(f"{exc.message} ({restored})") from exc
-    await emit("upgrade", f"revision {revision} is deployed and ready")
+    await emit("upgrade", f"revision {revision} is deployed and ready{budget.since(started)}")
     return revision
 
 

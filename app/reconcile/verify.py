@@ -3,6 +3,7 @@ In the simulated cluster test pods "succeed" without running: there it proves th
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from app import errors
@@ -17,13 +18,14 @@ async def verify(
 ) -> None:
     if observed.state is not ReleaseState.DEPLOYED:
         raise errors.PermanentError(f"cannot verify the store: {observed.reason}; fix or upgrade it first")
-    since = datetime.now(UTC).replace(microsecond=0)
+    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
     seconds = budget.for_helm()
     await emit("verify", f"helm test {t.release} (timeout {seconds:.0f}s)")
     report = await watched(
         t, kit, emit, "verify", since, kit.helm.test(t.release, t.namespace, timeout=seconds)
     )
-    await emit("verify", "store verified: " + (", ".join(_suites(report)) or "the chart has no tests"))
+    suites = ", ".join(_suites(report)) or "the chart has no tests"
+    await emit("verify", f"store verified{budget.since(started)}: {suites}")
 
 
 def _suites(report: str) -> list[str]:

@@ -106,3 +106,24 @@ async def test_cancelling_an_action_stops_helm_with_sigterm_so_the_release_ends_
         await task
     assert pid not in kit.helm.running
     assert release_statuses(cluster, target) == [(1, "failed")]
+
+
+async def test_worker_dying_mid_rollback_leaves_pending_rollback_and_the_next_rollback_finishes(
+    cluster: ClusterClient, settings: Settings, kit: Toolkit, target: StoreTarget, events: Events
+) -> None:
+    await reconcile.provision(target, emit=events, timeout=180, settings=settings)
+    changed = StoreTarget(**{**target.__dict__, "values": {"note": "second"}})
+    assert await reconcile.upgrade(changed, emit=events, timeout=180, settings=settings) == 2
+    task = asyncio.create_task(reconcile.rollback(target, 1, emit=events, timeout=180, settings=settings))
+    await wait_for_release_status(kit, target, "pending-rollback")
+    os.kill(helm_pid(kit, "rollback", target), signal.SIGKILL)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert release_statuses(cluster, target)[-1] == (3, "pending-rollback")
+
+    assert await reconcile.rollback(target, 1, emit=events, timeout=180, settings=settings) == 4
+    assert release_statuses(cluster, target)[-2:] == [(3, "failed"), (4, "deployed")]
+    note = cluster.kubectl_json("get", "configmap", f"{target.release}-settings", "-n", target.namespace)
+    assert note["data"]["note"] == "first"
+    assert_one_of_each(cluster, target)

@@ -63,10 +63,12 @@ async def test_a_store_is_provisioned_upgraded_rolled_back_and_deleted_without_l
     assert cluster.kubectl("get", "namespace", t.namespace, "--ignore-not-found", "-o", "name") == ""
     assert volumes_of(cluster, t.namespace) == []
     assert not await get_kube(settings).namespace_exists(t.namespace)
-    assert events.seen[-1] == (
+    assert (
         "delete",
         f"namespace {t.namespace} is gone and no persistent volume of it is left",
-    )
+    ) in events.seen
+    assert re.fullmatch(r"store deleted in \d+\.\ds", events.seen[-1][1])
+    assert re.fullmatch(r"revision 1 is deployed and ready in \d+\.\ds", events.seen[2][1])
 
 
 async def test_provisioning_twice_reports_the_deployed_revision_without_a_new_one(
