@@ -157,7 +157,7 @@ async def test_deleting_a_store_whose_job_still_waits_drops_that_job(db: Db) -> 
 async def test_a_worker_never_runs_more_actions_at_once_than_its_limit(db: Db) -> None:
     settings = fast_settings(db)
     ids = [new_store(db, settings, f"shop-{i}") for i in range(7)]
-    actions = FakeActions(delay=0.1)
+    actions = FakeActions(delay=0.5)  # long enough that all slots fill even on a loaded machine
     worker = worker_for(db, actions, worker_concurrency=3)
     await run_worker_until(worker, lambda: all(store_row(db, i).status == "ready" for i in ids))
     assert actions.max_active == 3
@@ -166,7 +166,7 @@ async def test_a_worker_never_runs_more_actions_at_once_than_its_limit(db: Db) -
 async def test_the_global_limit_caps_actions_across_workers(db: Db) -> None:
     settings = fast_settings(db)
     ids = [new_store(db, settings, f"shop-{i}") for i in range(6)]
-    actions = FakeActions(delay=0.15)
+    actions = FakeActions(delay=0.5)
     overrides = dict(worker_concurrency=2, global_concurrency=2)
     a, b = worker_for(db, actions, **overrides), worker_for(db, actions, **overrides)
     stop = asyncio.Event()
