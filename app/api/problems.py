@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db.stores import IdempotencyMismatch, NameTaken
@@ -15,6 +16,25 @@ from app.jobs.queue import ActiveJobExists
 from app.lifecycle import IllegalTransition
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDetail(BaseModel):
+    """How every error looks (RFC 9457), for the OpenAPI document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries saying that these status codes answer with problem+json."""
+    schema = ProblemDetail.model_json_schema()
+    return {
+        code: {"description": HTTPStatus(code).phrase, "content": {PROBLEM_JSON: {"schema": schema}}}
+        for code in codes
+    }
 
 
 class Problem(Exception):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import metrics
 from app.api.deps import CurrentUser, FactoryDep, SessionDep, SettingsDep
 from app.api.history import store_history
-from app.api.problems import Problem
+from app.api.problems import Problem, problem_responses
 from app.api.schemas import (
     EventPublic,
     RevisionPublic,
@@ -28,7 +28,7 @@ from app.db.stores import create_store, list_stores, request_action, visible_sto
 from app.lifecycle import Action
 from app.logging import current_request_id
 
-router = APIRouter(prefix="/stores", tags=["stores"])
+router = APIRouter(prefix="/stores", tags=["stores"], responses=problem_responses(401, 404, 409, 422, 429))
 
 IdempotencyKey = Annotated[
     str | None,
