@@ -175,3 +175,21 @@ def test_the_audit_log_api_filters_and_shows_users_only_their_own(platform: Plat
     naive = platform.client.get("/api/v1/audit", params={"since": "2026-01-01T00:00:00"}, headers=admin)
     assert naive.status_code == 422
     assert platform.client.get("/api/v1/audit", params={"outcome": "maybe"}, headers=admin).status_code == 422
+
+
+def test_the_live_token_limit_answers_409_with_the_count(db: Db, tmp_path):
+    with running_platform(
+        db, tmp_path, ratelimit_mutations_per_user="1000/minute", ratelimit_mutations_per_ip="1000/minute"
+    ) as platform:
+        alice = platform.token_for("alice")  # the first of her 50
+        statuses = {
+            platform.client.post("/api/v1/tokens", json={"name": "t"}, headers=alice).status_code
+            for _ in range(49)
+        }
+        assert statuses == {201}
+        refused = platform.client.post("/api/v1/tokens", json={"name": "one too many"}, headers=alice)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "you have 50 live tokens, the most allowed; revoke one first"
+        first = platform.client.get("/api/v1/tokens", headers=alice).json()[-1]["id"]
+        platform.client.delete(f"/api/v1/tokens/{first}", headers=alice)
+        assert platform.client.post("/api/v1/tokens", json={"name": "now"}, headers=alice).status_code == 201
