@@ -190,6 +190,6 @@ def test_the_live_token_limit_answers_409_with_the_count(db: Db, tmp_path):
         refused = platform.client.post("/api/v1/tokens", json={"name": "one too many"}, headers=alice)
         assert refused.status_code == 409
         assert refused.json()["detail"] == "you have 50 live tokens, the most allowed; revoke one first"
-        first = platform.client.get("/api/v1/tokens", headers=alice).json()[-1]["id"]
-        platform.client.delete(f"/api/v1/tokens/{first}", headers=alice)
+        newest = platform.client.get("/api/v1/tokens", headers=alice).json()[0]["id"]
+        platform.client.delete(f"/api/v1/tokens/{newest}", headers=alice)
         assert platform.client.post("/api/v1/tokens", json={"name": "now"}, headers=alice).status_code == 201
