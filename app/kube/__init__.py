@@ -54,6 +54,10 @@ class Kube:
     async def namespace_exists(self, name: str) -> bool:
         return await namespaces.namespace_exists(self._pool.get(), name)
 
+    async def namespace_phase(self, name: str) -> str | None:
+        """ "Active", "Terminating", or None when the namespace does not exist."""
+        return await namespaces.namespace_phase(self._pool.get(), name)
+
     async def list_managed_namespaces(self) -> list[ManagedNamespace]:
         return await namespaces.list_managed(self._pool.get())
 

@@ -84,14 +84,21 @@ async def ensure_namespace(client: AsyncClient, name: str, labels: dict[str, str
 
 
 async def namespace_exists(client: AsyncClient, name: str) -> bool:
+    return await namespace_phase(client, name) is not None
+
+
+async def namespace_phase(client: AsyncClient, name: str) -> str | None:
+    """ "Active", "Terminating", or None when the namespace does not exist."""
     with api_call(f"read namespace {name}"):
         try:
-            await client.get(Namespace, name)
+            ns = await client.get(Namespace, name)
         except ApiError as exc:
             if exc.status.code == 404:
-                return False
+                return None
             raise
-        return True
+    if ns.metadata.deletionTimestamp is not None:
+        return "Terminating"
+    return (ns.status.phase if ns.status else None) or "Active"
 
 
 async def list_managed(client: AsyncClient) -> list[ManagedNamespace]:

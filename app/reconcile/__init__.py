@@ -15,7 +15,7 @@ from app.reconcile import rollback as _rollback
 from app.reconcile import uninstall as _uninstall
 from app.reconcile import upgrade as _upgrade
 from app.reconcile import verify as _verify
-from app.reconcile.state import Observation, ReleaseState, observe
+from app.reconcile.state import Observation, ReleaseState, classify, observe
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit, toolkit
 from app.reconcile.unlock import unlock
@@ -80,6 +80,7 @@ async def rollback(
 ) -> int:
     """Roll the store back to `revision` (a new revision copying it); returns the new revision."""
     kit, budget = toolkit(settings), Budget(timeout)
+    await _require_namespace(t, kit, "roll back")
     for _ in range(MAX_ROUNDS):
         observed = await observe(t, kit)
         if observed.state is ReleaseState.ABSENT:
@@ -95,6 +96,7 @@ async def verify(
 ) -> None:
     """Run the store's helm tests; PermanentError with the failing test's output if one fails."""
     kit, budget = toolkit(settings), Budget(timeout)
+    await _require_namespace(t, kit, "verify")
     await _verify.verify(t, kit, emit, budget, await observe(t, kit))
 
 
@@ -103,12 +105,24 @@ async def delete(
 ) -> None:
     """Remove the store: release, namespace, volumes. Returns only when they are gone."""
     kit, budget = toolkit(settings), Budget(timeout)
-    await _uninstall.uninstall(t, kit, emit, budget, await observe(t, kit))
+    phase = await kit.kube.namespace_phase(t.namespace)
+    if phase == "Active":
+        # Adopt it as the store's (refusing a foreign one) and, under least privilege, make sure
+        # our RoleBinding there is in force: a crash may have come between namespace and binding.
+        await kit.kube.ensure_store_namespace(t.namespace, store_id=t.store_id, owner=t.owner)
+        observed = await observe(t, kit)
+    else:
+        # Absent, or already terminating: nothing helm could do that the namespace deletion won't.
+        observed = classify([])
+    await _uninstall.uninstall(t, kit, emit, budget, observed)
 
 
 async def history(t: StoreTarget, *, settings: Settings | None = None) -> list[Revision]:
     """The release's revisions, oldest first (empty if there is no release)."""
-    return await toolkit(settings).helm.history(t.release, t.namespace)
+    kit = toolkit(settings)
+    if not await kit.kube.namespace_exists(t.namespace):
+        return []  # and helm, without rights in a namespace that does not exist, would be refused
+    return await kit.helm.history(t.release, t.namespace)
 
 
 async def _ensure_namespace(t: StoreTarget, kit: Toolkit, emit: EventSink) -> None:
@@ -130,6 +144,13 @@ async def _cleared(
             await _uninstall.finish_uninstall(t, kit, emit, budget)
             return False
     return True
+
+
+async def _require_namespace(t: StoreTarget, kit: Toolkit, action: str) -> None:
+    phase = await kit.kube.namespace_phase(t.namespace)
+    if phase != "Active":
+        state = "is being deleted" if phase else "does not exist"
+        raise errors.NotFound(f"cannot {action} store {t.name}: its namespace {t.namespace} {state}")
 
 
 def _unsettled(t: StoreTarget) -> errors.Conflict:

@@ -115,7 +115,7 @@ async def test_delete_refuses_a_namespace_that_storeplane_does_not_manage(
     cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
 ) -> None:
     cluster.kubectl("create", "namespace", target.namespace)
-    with pytest.raises(errors.NotManaged, match=f"namespace {target.namespace} is not Storeplane's"):
+    with pytest.raises(errors.NotManaged, match=f"namespace {target.namespace} exists and does not belong"):
         await reconcile.delete(target, emit=events, timeout=60, settings=settings)
     assert cluster.kubectl("get", "namespace", target.namespace, "-o", "name").strip()
 
@@ -154,3 +154,19 @@ async def test_deleting_an_orphan_namespace_through_kube_also_removes_its_volume
     assert await kube.delete_namespace(target.namespace, timeout=120, store_id=target.store_id)
     assert volumes_of(cluster, target.namespace) == []
     assert not await kube.delete_namespace(target.namespace, timeout=30, store_id=target.store_id)
+
+
+async def test_a_store_that_was_never_provisioned_deletes_cleanly_and_has_nothing_to_roll_back(
+    cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
+) -> None:
+    await reconcile.delete(target, emit=events, timeout=60, settings=settings)
+    await reconcile.delete(target, emit=events, timeout=60, settings=settings)  # a retried job
+    assert events.steps() == ["namespace", "delete", "delete"] * 2
+    assert await reconcile.history(target, settings=settings) == []
+    with pytest.raises(
+        errors.NotFound, match=f"cannot roll back store {target.name}: its namespace .* does not exist"
+    ):
+        await reconcile.rollback(target, 1, emit=events, timeout=60, settings=settings)
+    with pytest.raises(errors.NotFound, match="cannot verify"):
+        await reconcile.verify(target, emit=events, timeout=60, settings=settings)
+    assert cluster.kubectl("get", "namespace", target.namespace, "--ignore-not-found", "-o", "name") == ""
