@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -11,7 +12,13 @@ MIN_LENGTH = 12
 # Argon2 happily hashes megabytes; a cap keeps one login request from costing seconds of CPU.
 MAX_LENGTH = 256
 
-_HASHER = PasswordHash((Argon2Hasher(),))
+# OWASP's Argon2id floor (19 MiB, 2 passes, 1 lane) rather than argon2-cffi's 64 MiB default: the API
+# process has a 150 MB memory budget and every verification holds its memory while it runs. Hashes made
+# with other parameters verify and are re-hashed with these at the next login.
+_HASHER = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),))
+# At most this many hashes at once per process: bounds memory and CPU under a login flood (the rate
+# limits bound it per address and per user name, not across many addresses).
+_SLOTS = threading.BoundedSemaphore(2)
 # Verified against when the user name is unknown, so "no such user" takes as long as "wrong password".
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -33,17 +40,19 @@ def check_policy(password: str, *, username: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    with _SLOTS:
+        return _HASHER.hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """(matches, new hash if the stored one uses outdated parameters). None hash: unknown user."""
     if len(password) > MAX_LENGTH:
         return False, None
-    if password_hash is None:
-        _HASHER.verify(password, _DUMMY_HASH)
-        return False, None
-    return _HASHER.verify_and_update(password, password_hash)
+    with _SLOTS:
+        if password_hash is None:
+            _HASHER.verify(password, _DUMMY_HASH)
+            return False, None
+        return _HASHER.verify_and_update(password, password_hash)
 
 
 def generate_password() -> str:

@@ -74,3 +74,12 @@ def test_token_shaped_strings_are_found_inside_text_for_leak_checks():
     token = issue_token().plaintext
     assert contains_token(f"Authorization: Bearer {token}.")
     assert not contains_token(f"{token}x") and not contains_token("sp_short")
+
+
+def test_hashes_use_the_owasp_argon2id_parameters_and_old_ones_are_upgraded_at_login():
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    assert "$argon2id$v=19$m=19456,t=2,p=1$" in hash_password("correct horse battery")
+    legacy = Argon2Hasher(time_cost=3, memory_cost=65536, parallelism=4).hash("correct horse battery")
+    ok, upgraded = verify_password("correct horse battery", legacy)
+    assert ok and upgraded is not None and "m=19456,t=2,p=1" in upgraded
