@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lightkube import ApiError
 from lightkube.resources.core_v1 import Secret
 
 from app.reconcile import StoreTarget
@@ -85,10 +86,13 @@ async def wait_for_release_status(kit: Toolkit, t: StoreTarget, status: str, *, 
     client = kit.kube._pool.get()  # tests may look inside; production code goes through Kube's methods
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
+    labels = {"owner": "helm", "name": t.release, "status": status}
     while loop.time() < deadline:
-        async for secret in client.list(
-            Secret, namespace=t.namespace, labels={"owner": "helm", "name": t.release, "status": status}
-        ):
-            return int(secret.metadata.labels["version"])
+        try:
+            async for secret in client.list(Secret, namespace=t.namespace, labels=labels):
+                return int(secret.metadata.labels["version"])
+        except ApiError as exc:  # 403 until the provisioner's binding exists in the new namespace
+            if exc.status.code != 403:
+                raise
         await asyncio.sleep(0.05)
     raise AssertionError(f"release {t.release} never reached {status}")
