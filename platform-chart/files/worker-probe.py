@@ -12,8 +12,10 @@ from pathlib import Path
 
 def ready() -> int:
     from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
     from app.db.engine import make_engine
+    from app.errors import StoreplaneError
     from app.kube import get_kube
     from app.settings import get_settings
 
@@ -22,9 +24,18 @@ def ready() -> int:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        # The driver's first line says what failed (host, port, refusal); never the URL's password.
+        why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"not ready: database: {type(exc).__name__}: {why}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
-    asyncio.run(get_kube(settings).ping())
+    try:
+        asyncio.run(get_kube(settings).ping())
+    except StoreplaneError as exc:
+        print(f"not ready: kubernetes: {type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return 1
     return 0
 
 
