@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -13,7 +14,7 @@ from app.reconcile.state import observe
 from app.reconcile.toolkit import toolkit
 from app.settings import Settings
 from app.simcluster.client import ClusterClient
-from tests.cluster.actions.helpers import Events, names, release_statuses, volumes_of
+from tests.cluster.actions.helpers import Events, cleanup, names, new_target, release_statuses, volumes_of
 
 
 async def test_a_store_is_provisioned_upgraded_rolled_back_and_deleted_without_leftovers(
@@ -170,3 +171,26 @@ async def test_a_store_that_was_never_provisioned_deletes_cleanly_and_has_nothin
     with pytest.raises(errors.NotFound, match="cannot verify"):
         await reconcile.verify(target, emit=events, timeout=60, settings=settings)
     assert cluster.kubectl("get", "namespace", target.namespace, "--ignore-not-found", "-o", "name") == ""
+
+
+async def test_several_stores_provisioned_and_deleted_at_once_do_not_interfere(
+    cluster: ClusterClient, settings: Settings, events: Events
+) -> None:
+    stores = [new_target() for _ in range(6)]
+    try:
+        revisions = await asyncio.gather(
+            *(reconcile.provision(t, emit=events, timeout=240, settings=settings) for t in stores)
+        )
+        assert revisions == [1] * len(stores)
+        for t in stores:
+            assert release_statuses(cluster, t) == [(1, "deployed")]
+            assert names(cluster, "deployment", t.namespace) == [f"deployment.apps/{t.release}-web"]
+        await asyncio.gather(
+            *(reconcile.delete(t, emit=events, timeout=240, settings=settings) for t in stores)
+        )
+        for t in stores:
+            assert cluster.kubectl("get", "namespace", t.namespace, "--ignore-not-found", "-o", "name") == ""
+            assert volumes_of(cluster, t.namespace) == []
+    finally:
+        for t in stores:
+            cleanup(cluster, t.namespace)
