@@ -117,6 +117,12 @@ Names of cluster-scoped objects carry the release namespace too, so two installa
 {{- printf "%s-%s-%s" $root.Release.Namespace (include "storeplane.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/*
+Store namespaces are "store-<store id>" (app/db/stores.py): not a value, because the admission policy
+would refuse every namespace the application names differently.
+*/}}
+{{- define "storeplane.storeNamespacePrefix" -}}store-{{- end -}}
+
 {{- define "storeplane.storeManagerRole" -}}
 {{- include "storeplane.clusterName" (list . "store-manager") -}}
 {{- end -}}

@@ -51,9 +51,9 @@ SCHEMA_REFUSALS = [
         id="cidr",
     ),
     pytest.param(
-        {"stores": {"namespacePrefix": "Store"}},
-        "at '/stores/namespacePrefix': 'Store' does not match pattern",
-        id="namespace-prefix",
+        {"stores": {"urlScheme": "ftp"}},
+        "at '/stores/urlScheme': value must be one of 'http', 'https'",
+        id="url-scheme",
     ),
     pytest.param({"image": {"digest": "md5:abc"}}, "at '/image/digest'", id="image-digest"),
     pytest.param({"logLevel": "LOUD"}, "at '/logLevel': value must be one of", id="log-level"),
@@ -96,6 +96,14 @@ CHART_REFUSALS = [
         {"config": {"STOREPLANE_LOG_LEVEL": "DEBUG"}},
         "config.STOREPLANE_LOG_LEVEL is set by the chart itself",
         id="config-overrides-chart",
+    ),
+    pytest.param(
+        {
+            "database": {"type": "postgresql"},
+            "api": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}},
+        },
+        "api.autoscaling.minReplicas (5) cannot exceed api.autoscaling.maxReplicas (3)",
+        id="hpa-bounds",
     ),
     pytest.param(
         {"host": "", "ingress": {"enabled": True}}, "ingress.enabled=true needs host", id="ingress-host"
