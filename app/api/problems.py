@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.db.stores import IdempotencyMismatch, NameTaken
 from app.jobs.queue import ActiveJobExists
@@ -118,10 +119,23 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "idempotency-key-reused", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
         if exc.status_code == 405:
-            detail = "This address does not accept that HTTP method."
-        return problem_response(exc.status_code, "http-error", detail, headers=getattr(exc, "headers", None))
+            allowed = _allowed_methods(request)
+            detail = f"This address accepts {', '.join(allowed)}, not {request.method}."
+            headers = {"Allow": ", ".join(allowed)}
+        return problem_response(exc.status_code, "http-error", detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own Allow names only one route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)

@@ -27,10 +27,17 @@ class Strict(BaseModel):
 
 
 class StoreCreate(Strict):
+    # The checks are the validators below (for their messages); the schema states the same rules.
     name: str = Field(
-        description="DNS-1123 label, at most 30 characters; the store's host is <name>.<domain>."
+        description="DNS-1123 label, at most 30 characters; the store's host is <name>.<domain>.",
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": NAME_MAX,
+            "pattern": _DNS_LABEL.pattern,
+            "not": {"enum": sorted(RESERVED_NAMES)},
+        },
     )
-    engine: str = Field(description="One of the registered engines: " + ", ".join(ENGINES))
+    engine: str = Field(description="A registered engine.", json_schema_extra={"enum": list(ENGINES)})
 
     @field_validator("name", mode="before")
     @classmethod

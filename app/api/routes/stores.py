@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,7 +28,9 @@ from app.db.stores import create_store, list_stores, request_action, visible_sto
 from app.lifecycle import Action
 from app.logging import current_request_id
 
-router = APIRouter(prefix="/stores", tags=["stores"], responses=problem_responses(401, 404, 409, 422, 429))
+router = APIRouter(
+    prefix="/stores", tags=["stores"], responses=problem_responses(400, 401, 404, 409, 422, 429)
+)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -163,10 +165,13 @@ async def history(store_id: str, user: CurrentUser, factory: FactoryDep, setting
 
 
 @router.get("/{store_id}/events", response_model=list[EventPublic])
-def events(store_id: str, user: CurrentUser, session: SessionDep, limit: int = 200) -> list[EventPublic]:
+def events(
+    store_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many of the latest events.")] = 200,
+) -> list[EventPublic]:
     """The store's activity log, oldest first."""
-    if not 1 <= limit <= 1000:
-        raise Problem(422, "invalid-request", "'limit' must be between 1 and 1000.")
     store = _found(session, user, store_id)
     return [EventPublic.of(e) for e in list_events(session, store.id, limit=limit)]
 

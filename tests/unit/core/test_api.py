@@ -299,4 +299,7 @@ def test_unknown_store_and_unknown_route_are_404_problems(api: Api) -> None:
 def test_events_limit_must_be_reasonable(api: Api) -> None:
     sid = create(api).json()["id"]
     r = api.client.get(f"/api/v1/stores/{sid}/events?limit=0", headers=api.alice)
-    assert (r.status_code, r.json()["detail"]) == (422, "'limit' must be between 1 and 1000.")
+    assert (r.status_code, r.json()["detail"]) == (
+        422,
+        "'limit': input should be greater than or equal to 1.",
+    )
