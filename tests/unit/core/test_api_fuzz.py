@@ -3,7 +3,9 @@ sends to the store routes, the answer is never a server error and matches what t
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -18,7 +20,10 @@ from app.db.users import get_or_create_user, issue_token
 from app.main import create_app
 from app.settings import Settings
 
+# Built at import because schemathesis parametrizes from the app's schema at collection time
+# (its lazy fixture loader does not work with our pytest); removed when the process exits.
 _DIR = Path(tempfile.mkdtemp(prefix="storeplane-fuzz-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 _SETTINGS = Settings(
     data_dir=_DIR,
     database_url=f"sqlite:///{_DIR / 'fuzz.db'}",
