@@ -3,6 +3,7 @@ generated (never from values), metrics off the public path, least-privilege RBAC
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,18 @@ def test_worker_probe_script_reports_a_live_process_and_refuses_bad_usage() -> N
     assert alive.returncode == 0, alive.stderr
     usage = subprocess.run([sys.executable, str(script), "nap"], capture_output=True, text=True, check=False)
     assert usage.returncode == 2 and "usage: worker-probe.py ready|alive" in usage.stderr
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_rendered_settings_load_in_the_app(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pods' environment, as the app's own Settings class reads it: every value parses."""
+    for key in list(os.environ):
+        if key.startswith("STOREPLANE_"):
+            monkeypatch.delenv(key)
+    for key, value in config(render(files=(SCENARIOS[scenario],))).items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.port == 8000 and settings.host == "0.0.0.0"  # noqa: S104 - a pod listens on its IP
+    assert settings.kubeconfig == "" and settings.helm_binary == "/usr/local/bin/helm"
+    assert settings.store_role.endswith("-store-manager")
+    assert settings.worker_concurrency <= settings.global_concurrency
