@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.problems import Problem
 from app.auth.csrf import CsrfError, verify_csrf
-from app.auth.sessions import SESSION_COOKIE, SessionCodec, SessionData
+from app.auth.sessions import SESSION_COOKIE, SessionCodec, SessionData, password_fingerprint
 from app.db.engine import transaction
 from app.db.models import User
 from app.db.users import user_for_token
@@ -48,10 +48,15 @@ def _token_user(factory: sessionmaker[Session], token: str) -> User | None:
         return user_for_token(session, token)
 
 
-def enabled_user(factory: sessionmaker[Session], user_id: int) -> User | None:
+def session_user(factory: sessionmaker[Session], data: SessionData) -> User | None:
+    """The session's user if still enabled and the password is unchanged since this login."""
+    if data.user_id is None:
+        return None
     with transaction(factory) as session:
-        user = session.get(User, user_id)
-        return None if user is None or user.disabled else user
+        user = session.get(User, data.user_id)
+    if user is None or user.disabled or data.password_fp != password_fingerprint(user.password_hash):
+        return None
+    return user
 
 
 async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> User:
@@ -80,7 +85,7 @@ async def authenticate(request: Request, credentials: HTTPAuthorizationCredentia
                 "Send an API token as 'Authorization: Bearer <token>', or log in at /login.",
                 headers=_CHALLENGE,
             )
-        user = await run_in_threadpool(enabled_user, factory, data.user_id)
+        user = await run_in_threadpool(session_user, factory, data)
         if user is None:
             raise Problem(401, "unauthenticated", "Your session has ended; log in again at /login.")
         if mutating:

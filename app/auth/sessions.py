@@ -7,6 +7,7 @@ disabled user's session stops working at once, whatever the cookie says.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -27,10 +28,17 @@ _SALT = "storeplane.session.v1"
 class SessionData:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     user_id: int | None = None
+    # Fingerprint of the user's password hash at login: a password change ends every older session.
+    password_fp: str | None = None
 
-    def logged_in_as(self, user_id: int) -> SessionData:
+    def logged_in_as(self, user_id: int, password_fp: str) -> SessionData:
         """A new session for this user, with a new CSRF token (no fixation across login)."""
-        return SessionData(user_id=user_id)
+        return SessionData(user_id=user_id, password_fp=password_fp)
+
+
+def password_fingerprint(password_hash: str | None) -> str:
+    """Changes whenever the password does (the Argon2 hash has a fresh salt each time)."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 class SessionCodec:
@@ -41,7 +49,7 @@ class SessionCodec:
         self.max_age_seconds = max_age_seconds
 
     def encode(self, data: SessionData) -> str:
-        return self._serializer.dumps({"u": data.user_id, "c": data.csrf})
+        return self._serializer.dumps({"u": data.user_id, "c": data.csrf, "p": data.password_fp})
 
     def decode(self, cookie: str | None) -> SessionData | None:
         """The session in a cookie, or None if absent, tampered with, expired or malformed."""
@@ -53,10 +61,12 @@ class SessionCodec:
             return None
         if not isinstance(raw, dict):
             return None
-        user_id, csrf = raw.get("u"), raw.get("c")
+        user_id, csrf, password_fp = raw.get("u"), raw.get("c"), raw.get("p")
         if not isinstance(csrf, str) or not (user_id is None or isinstance(user_id, int)):
             return None
-        return SessionData(csrf=csrf, user_id=user_id)
+        if not (password_fp is None or isinstance(password_fp, str)):
+            return None
+        return SessionData(csrf=csrf, user_id=user_id, password_fp=password_fp)
 
 
 def is_https(conn: HTTPConnection, trusted: tuple[IPNetwork, ...]) -> bool:

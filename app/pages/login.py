@@ -13,8 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit import Action, Outcome
 from app.auth import accounts
 from app.auth.csrf import CsrfError, verify_csrf
-from app.auth.deps import enabled_user, rate_limiter, read_session, session_codec
-from app.auth.sessions import SessionData, clear_session_cookie, cookie_secure, set_session_cookie
+from app.auth.deps import rate_limiter, read_session, session_codec, session_user
+from app.auth.sessions import (
+    SessionData,
+    clear_session_cookie,
+    cookie_secure,
+    password_fingerprint,
+    set_session_cookie,
+)
 from app.db.engine import transaction
 from app.db.models import User
 from app.pages.render import render
@@ -54,7 +60,7 @@ def _form(
 async def login_form(request: Request, next: str = "/") -> Response:
     data = read_session(request)
     if data is not None and data.user_id is not None:
-        user = await run_in_threadpool(enabled_user, request.app.state.session_factory, data.user_id)
+        user = await run_in_threadpool(session_user, request.app.state.session_factory, data)
         if user is not None:
             return RedirectResponse(safe_next(next), status_code=303)
     # An anonymous session exists only to carry the login form's CSRF token.
@@ -119,7 +125,7 @@ async def login(
     request.state.user = user
     assert user.id is not None
     response = RedirectResponse(next_path, status_code=303)
-    _set_session(request, response, data.logged_in_as(user.id))
+    _set_session(request, response, data.logged_in_as(user.id, password_fingerprint(user.password_hash)))
     return response
 
 
@@ -135,7 +141,7 @@ async def logout(request: Request) -> Response:
     except CsrfError:
         request.state.audit_outcome = Outcome.DENIED
         return RedirectResponse("/", status_code=303)
-    user = await run_in_threadpool(enabled_user, request.app.state.session_factory, data.user_id)
+    user = await run_in_threadpool(session_user, request.app.state.session_factory, data)
     if user is not None:
         request.state.user = user
         request.state.audit_target = f"user:{user.id}"

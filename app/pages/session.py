@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from app.api.problems import Problem
-from app.auth.deps import authenticate, enabled_user, read_session
+from app.auth.deps import authenticate, read_session, session_user
 from app.auth.sessions import SessionData
 from app.db.models import User
 
@@ -49,7 +49,7 @@ async def viewer(request: Request) -> PageSession:
     data: SessionData | None = read_session(request)
     if data is None or data.user_id is None:
         raise LoginRequired(request.url.path)
-    user = await run_in_threadpool(enabled_user, request.app.state.session_factory, data.user_id)
+    user = await run_in_threadpool(session_user, request.app.state.session_factory, data)
     if user is None:
         raise LoginRequired(request.url.path)
     request.state.user = user

@@ -73,9 +73,11 @@ def test_an_admin_creates_limits_and_disables_a_user_who_is_then_locked_out(brow
 
     row = admin.locator("tr", has_text="erin")
     row.locator("input[name=max_stores]").fill("5")
-    row.locator("text=Set").click()
+    with admin.expect_response("**/admin/users/*"):  # wait for the HTMX swap before the next click
+        row.locator("text=Set").click()
     expect(admin.locator("tr", has_text="erin").locator("input[name=max_stores]")).to_have_value("5")
-    admin.locator("tr", has_text="erin").locator("text=Disable").click()
+    with admin.expect_response("**/admin/users/*"):
+        admin.locator("tr", has_text="erin").locator("text=Disable").click()
     expect(admin.locator("tr", has_text="erin")).to_contain_text("disabled")
 
     erin.goto(f"{site.url}/account/tokens")

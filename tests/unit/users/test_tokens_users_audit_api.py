@@ -69,7 +69,7 @@ def test_an_admin_cannot_lock_themselves_out(platform: Platform):
         assert response.json()["detail"] == "You cannot disable yourself or drop your own admin role."
 
 
-def test_users_change_their_own_password_with_the_current_one(platform: Platform):
+def test_users_change_their_own_password_and_older_sessions_end(platform: Platform):
     login(platform.client, "admin", ADMIN_PASSWORD)
     csrf = {"X-CSRF-Token": csrf_of(platform.client.get("/account/tokens").text)}
     wrong = platform.client.post(
@@ -90,6 +90,8 @@ def test_users_change_their_own_password_with_the_current_one(platform: Platform
         headers=csrf,
     )
     assert changed.status_code == 204
+    # Every session opened with the old password has ended, this one included.
+    assert platform.client.get("/api/v1/users/me").status_code == 401
     assert login(platform.client_from("203.0.113.40"), "admin", "Another-long-passw0rd").status_code == 303
 
 
