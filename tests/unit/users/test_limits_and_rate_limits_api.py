@@ -148,3 +148,24 @@ def test_the_user_limit_follows_the_user_across_addresses(db: Db, tmp_path):
         assert statuses[-1].json()["scope"] == "user"
         # Reading is not limited.
         assert platform.client.get("/api/v1/tokens", headers=headers).status_code == 200
+
+
+def test_concurrent_creates_cannot_squeeze_past_the_limits(db: Db, tmp_path):
+    """Counting and inserting happen in one serialised transaction, so a burst cannot overshoot."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from app.db.engine import transaction
+    from app.db.models import Store
+
+    with running_platform(db, tmp_path, max_stores_per_user=3, max_provisioning_per_user=100) as platform:
+        alice, bob = platform.token_for("alice"), platform.token_for("bob")
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda i: _create(platform.client, alice, f"burst{i}"), range(12)))
+        assert sorted(r.status_code for r in answers) == [202] * 3 + [409] * 9
+        assert {r.json()["limit"] for r in answers if r.status_code == 409} == {"stores_per_user"}
+        # Other users are not affected by alice's limit, and the global count is exact.
+        assert _create(platform.client, bob, "bobs").status_code == 202
+        with transaction(db.factory) as session:
+            assert session.execute(select(func.count()).select_from(Store)).scalar_one() == 4
