@@ -176,7 +176,7 @@ def test_metrics_are_on_their_own_port_and_service_never_behind_the_ingress() ->
         path["backend"]["service"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]
     ]
     assert backends == [{"name": api_service["metadata"]["name"], "port": {"name": "http"}}]
-    metrics = one(objects, "Service", "-metrics")
+    metrics = one(objects, "Service", "-storeplane-metrics")
     assert metrics["spec"]["ports"][0]["targetPort"] == "metrics"
     ports = {
         p["name"]: p["containerPort"]
@@ -332,7 +332,9 @@ def test_network_policies_deny_by_default_and_open_only_the_platform_flows() -> 
         o["metadata"]["name"].removeprefix(f"{RELEASE}-storeplane-"): o["spec"]
         for o in find(objects, "NetworkPolicy")
     }
-    assert set(policies) == {"default-deny", "dns", "api-ingress", "postgresql", "app-egress"}
+    assert set(policies) == {"default-deny", "dns", "api-ingress", "postgresql", "app-egress"}, (
+        "no scraper named"
+    )
     assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in policies["default-deny"] and "egress" not in policies["default-deny"]
     (from_controller,) = policies["api-ingress"]["ingress"]
@@ -349,18 +351,30 @@ def test_network_policies_deny_by_default_and_open_only_the_platform_flows() -> 
 
 
 def test_metrics_port_is_open_only_to_the_named_scraper_namespace() -> None:
-    default = one(render(), "NetworkPolicy", "-api-ingress")["spec"]["ingress"]
-    assert all(p["port"] == 8000 for rule in default for p in rule["ports"]), "no scraper named: no one"
-    prod = one(render(files=(SCENARIOS["values/prod.yaml"],)), "NetworkPolicy", "-api-ingress")["spec"][
-        "ingress"
-    ]
-    scrape = prod[1]
-    assert scrape["ports"] == [{"protocol": "TCP", "port": 9464}]
-    assert scrape["from"][0]["namespaceSelector"]["matchLabels"] == {
+    default = render(POSTGRES)
+    assert find(default, "NetworkPolicy", "-metrics") == [], "no scraper named: no one"
+    (from_controller,) = one(default, "NetworkPolicy", "-api-ingress")["spec"]["ingress"]
+    assert from_controller["ports"] == [{"protocol": "TCP", "port": 8000}]
+    prod = render(files=(SCENARIOS["values/prod.yaml"],))
+    scrape = one(prod, "NetworkPolicy", "-metrics")["spec"]
+    assert scrape["podSelector"]["matchExpressions"][0]["values"] == ["api", "worker"]
+    (rule,) = scrape["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9464}]
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "monitoring"
     }
-    traefik = prod[0]["from"][0]
+    traefik = one(prod, "NetworkPolicy", "-api-ingress")["spec"]["ingress"][0]["from"][0]
     assert traefik["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "traefik"}
+
+
+def test_workers_serve_their_own_metrics_through_their_own_service() -> None:
+    objects = render(POSTGRES)
+    worker = one(objects, "Deployment", "-worker")["spec"]["template"]
+    assert worker["spec"]["containers"][0]["ports"] == [{"name": "metrics", "containerPort": 9464}]
+    service = one(objects, "Service", "-worker-metrics")
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "worker"
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert find(render(), "Service", "-worker-metrics") == [], "SQLite: workers are in the API pod"
 
 
 def test_kube_api_egress_names_the_given_addresses() -> None:
