@@ -435,3 +435,21 @@ def test_the_rendered_settings_load_in_the_app(scenario: str, monkeypatch: pytes
     assert settings.kubeconfig == "" and settings.helm_binary == "/usr/local/bin/helm"
     assert settings.store_role.endswith("-store-manager")
     assert settings.worker_concurrency <= settings.global_concurrency
+
+
+def test_every_value_has_a_doc_comment() -> None:
+    """Each value carries a `# --` comment (requests/limits: on their `resources:` block)."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for number, line in enumerate(lines):
+        match = re.match(r"^\s*([A-Za-z][\w.-]*):\s*(\S.*)?$", line)
+        if not match or match.group(2) is None or match.group(1) in ("requests", "limits"):
+            continue  # a block header (its leaves carry the comments), or part of resources
+        above = number - 1
+        block = []
+        while above >= 0 and lines[above].lstrip().startswith("#"):
+            block.append(lines[above])
+            above -= 1
+        if not any("# --" in comment for comment in block):
+            undocumented.append(line.strip())
+    assert not undocumented, undocumented
