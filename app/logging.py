@@ -30,7 +30,12 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 request_id_var: ContextVar[str | None] = ContextVar("storeplane_request_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and belongs in the line.
-_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds "color_message" (ANSI-coloured duplicate of the message) for its own console handler.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 access_log = logging.getLogger("storeplane.access")
 

@@ -26,6 +26,7 @@ from app.auth.bootstrap import Bootstrap, BootstrapError, ensure_first_admin
 from app.auth.sessions import SessionCodec, load_session_secret
 from app.db.engine import transaction
 from app.db.models import Job, Store
+from app.lifecycle import StoreStatus
 from app.limits import LimitExceeded
 from app.pages.session import LoginRequired, login_redirect
 from app.ratelimit import RateLimited, RateLimiter
@@ -100,7 +101,9 @@ def state_counts(factory: sessionmaker[Session]) -> metrics.StateCounts:
             .where(Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]
             .group_by(Job.status)
         ).all()
-    return metrics.StateCounts(dict(stores), dict(jobs))  # type: ignore[arg-type]
+    # Every status appears, zeros included, so a graph does not break when a status empties.
+    by_status = {str(status): 0 for status in StoreStatus} | dict(stores)  # type: ignore[arg-type]
+    return metrics.StateCounts(by_status, dict(jobs))  # type: ignore[arg-type]
 
 
 _metrics_listener: tuple[WSGIServer, threading.Thread] | None = None
