@@ -9,6 +9,7 @@ aggregate them with max(), not sum().
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+
+log = logging.getLogger("storeplane.metrics")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -103,7 +106,11 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.source is None:
             return
-        counts = self.source()
+        try:
+            counts = self.source()
+        except Exception:  # the database is unreachable: the other metrics must still be scraped
+            log.exception("counting stores and jobs for /metrics failed")
+            return
         stores = GaugeMetricFamily("storeplane_stores", "Stores by status.", labels=["status"])
         for status, count in sorted(counts.stores_by_status.items()):
             stores.add_metric([status], count)

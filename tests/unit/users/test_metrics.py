@@ -69,3 +69,13 @@ def test_metrics_are_served_on_their_own_port():
     assert "# TYPE storeplane_stores_created_total counter" in body
     assert "# TYPE storeplane_rate_limit_rejections_total counter" in body
     assert "process_resident_memory_bytes" in body
+
+
+def test_a_failing_source_hides_only_the_gauges(state_source, caplog):
+    def broken() -> metrics.StateCounts:
+        raise ConnectionError("database is down")
+
+    state_source(broken)
+    assert metrics.REGISTRY.get_sample_value("storeplane_stores", {"status": "ready"}) is None
+    assert metrics.REGISTRY.get_sample_value("process_resident_memory_bytes") > 0
+    assert "counting stores and jobs for /metrics failed" in caplog.text
