@@ -1,0 +1,12 @@
+"""`python -m bench [name ...]`: run the benchmarks and print their numbers."""
+
+import sys
+
+from bench import api_latency, memory, provision_overhead
+
+BENCHMARKS = {"provision": provision_overhead.main, "latency": api_latency.main, "memory": memory.main}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(BENCHMARKS):
+        print(f"== {name}")
+        BENCHMARKS[name]([])
