@@ -31,18 +31,6 @@ class LimitExceeded(Exception):
         self.status_code = status_code
         super().__init__(f"limit {limit} reached: {usage} of {value} in use; {hint}")
 
-    def problem(self) -> dict[str, object]:
-        """The problem+json body: which limit, its value, the current usage."""
-        return {
-            "type": "about:blank",
-            "title": "Limit reached",
-            "status": self.status_code,
-            "detail": str(self),
-            "limit": self.limit,
-            "value": self.value,
-            "usage": self.usage,
-        }
-
 
 @dataclass(frozen=True)
 class StoreLimits:

@@ -22,7 +22,6 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
-    make_asgi_app,
     start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -178,11 +177,6 @@ def provisioning_succeeded(engine: str, seconds: float) -> None:
 
 def provisioning_failed(engine: str, reason: str) -> None:
     PROVISIONING_FAILURES.labels(engine=engine, reason=reason).inc()
-
-
-def asgi_app() -> Callable:
-    """/metrics as an ASGI app, for mounting where it is wanted (e.g. an internal-only listener)."""
-    return make_asgi_app(registry=REGISTRY)
 
 
 def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:

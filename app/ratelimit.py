@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from slowapi import Limiter
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection
 
 from app import metrics
 from app.auth.settings import UsersSettings
@@ -172,22 +171,3 @@ class RateLimiter:
             self._slowapi.limiter.hit(
                 item, "storeplane", self.login_failures_per_user.scope, username.lower()
             )
-
-
-def rate_limited_response(request: Request, exc: Exception) -> Response:
-    """429 as problem+json with Retry-After (registered as the app's handler for RateLimited)."""
-    assert isinstance(exc, RateLimited)
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": "Too Many Requests",
-            "status": 429,
-            "detail": str(exc),
-            "limit": str(exc.limit),
-            "scope": exc.scope,
-            "retry_after": exc.retry_after,
-        },
-        status_code=429,
-        headers={"Retry-After": str(exc.retry_after)},
-        media_type="application/problem+json",
-    )

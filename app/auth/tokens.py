@@ -40,23 +40,7 @@ def looks_like_token(value: str) -> bool:
     return bool(_TOKEN_SHAPE.fullmatch(value))
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer sp_…` header, or None if absent or malformed."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not looks_like_token(value):
-        return None
-    return value
-
-
 _TOKEN_ANYWHERE = re.compile(r"sp_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
-
-
-def contains_token(text: str) -> bool:
-    """Whether a token-shaped string appears anywhere in `text` (for leak checks)."""
-    return bool(_TOKEN_ANYWHERE.search(text))
 
 
 def redact_tokens(text: str) -> str:

@@ -45,15 +45,15 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.session_codec = SessionCodec(
         load_session_secret(settings, settings.data_dir), settings.session_max_age_seconds
     )
-    app.add_exception_handler(RateLimited, _rate_limited)
-    app.add_exception_handler(LimitExceeded, _limit_exceeded)
+    app.add_exception_handler(RateLimited, rate_limited_handler)
+    app.add_exception_handler(LimitExceeded, limit_exceeded_handler)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_middleware(AuditMiddleware)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
-async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+async def rate_limited_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RateLimited)
     request.state.audit_detail = {"rate_limit": str(exc.limit), "scope": exc.scope}
     return problem_response(
@@ -67,7 +67,7 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
+async def limit_exceeded_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     request.state.audit_outcome = "denied"
     request.state.audit_detail = {"limit": exc.limit, "value": exc.value, "usage": exc.usage}

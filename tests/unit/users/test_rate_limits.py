@@ -7,13 +7,14 @@ from fastapi import FastAPI, Form, Request
 
 from app import metrics
 from app.auth.settings import UsersSettings
-from app.ratelimit import RateLimited, RateLimiter, rate_limited_response
+from app.auth.wiring import rate_limited_handler
+from app.ratelimit import RateLimited, RateLimiter
 
 
 def _app(**limits: object) -> tuple[FastAPI, RateLimiter]:
     limiter = RateLimiter(UsersSettings(trusted_proxies=["10.0.0.0/8"], **limits))
     app = FastAPI()
-    app.add_exception_handler(RateLimited, rate_limited_response)
+    app.add_exception_handler(RateLimited, rate_limited_handler)
 
     @app.post("/things")
     async def create(request: Request) -> dict:
