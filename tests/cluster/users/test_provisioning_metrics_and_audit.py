@@ -1,6 +1,7 @@
-"""One real provisioning run (API + embedded worker + helm v4 + the store chart on the simulated
-cluster) moves the metrics, is audited, and the admin-password reveal returns the Secret's value
-without that value reaching the audit log, the log output or the database.
+"""One real store life (API + embedded worker + helm v4 + the store chart on the simulated cluster):
+provisioning moves the metrics; the admin-password reveal returns the Secret's value without that
+value reaching the audit log, the log output or the database; verify, upgrade, rollback and delete
+each leave their audit entry.
 
 The simulated cluster runs no containers: the password is the one the chart generated into the
 Secret, which is all this route reads, so the test proves the route and its audit, not WordPress.
@@ -18,7 +19,7 @@ from sqlalchemy import MetaData, create_engine
 from app import metrics
 from app.logging import configure_logging
 from app.simcluster.client import ClusterClient
-from tests.cluster.e2e.platform import platform_settings, running_platform
+from tests.cluster.e2e.platform import platform_settings, running_platform, until
 
 
 def _value(name: str, **labels: str) -> float:
@@ -41,7 +42,7 @@ def _database_text(url: str) -> str:
     return "\n".join(rows) + raw
 
 
-def test_a_provisioning_run_moves_the_metrics_and_the_reveal_is_audited_without_the_secret(
+def test_a_store_life_moves_the_metrics_and_is_audited_without_the_secret(
     cluster: ClusterClient, tmp_path: Path
 ) -> None:
     log = io.StringIO()
@@ -107,6 +108,35 @@ def test_a_provisioning_run_moves_the_metrics_and_the_reveal_is_audited_without_
             for haystack in (_database_text(settings.effective_database_url), log.getvalue(), str(audit)):
                 assert password not in haystack
                 assert token not in haystack
+
+            # Every store action, for real, leaves its audit entry; helm's verbs are timed.
+            rollbacks = _value(
+                "storeplane_helm_command_duration_seconds_count", action="rollback", outcome="ok"
+            )
+            assert platform.post(f"/stores/{sid}/verify").status_code == 202
+            until(lambda: ("verify", "verified") in platform.events(sid), limit=300, what=lambda: "verify")
+            assert platform.post(f"/stores/{sid}/upgrade").status_code == 202
+            assert platform.wait_for(sid, "ready", "failed")["helm_revision"] == 2
+            assert platform.post(f"/stores/{sid}/rollback", {"revision": 1}).status_code == 202
+            assert platform.wait_for(sid, "ready", "failed")["helm_revision"] == 3
+            assert platform.delete(f"/stores/{sid}").status_code == 202
+            assert platform.wait_for(sid, "deleted", "failed")["status"] == "deleted"
+            assert (
+                _value("storeplane_helm_command_duration_seconds_count", action="rollback", outcome="ok")
+                == rollbacks + 1
+            )
+            trail = platform.client.get(
+                "/api/v1/audit", params={"target": f"store:{sid}"}, headers=platform.headers
+            ).json()
+            assert [(e["action"], e["outcome"], e["actor"]) for e in reversed(trail)] == [
+                ("store.create", "success", "alice"),
+                ("store.password_reveal", "success", "alice"),
+                ("store.verify", "success", "alice"),
+                ("store.upgrade", "success", "alice"),
+                ("store.rollback", "success", "alice"),
+                ("store.delete", "success", "alice"),
+            ]
+            assert all(e["client_ip"] and e["request_id"] for e in trail)
     finally:
         server.shutdown()
         thread.join(timeout=5)
