@@ -107,11 +107,36 @@ def _create_token(name: str, *, admin: bool) -> int:
         if engine.dialect.name == "sqlite":
             upgrade_to_head(url)
         with transaction(make_sessionmaker(engine)) as session:
-            token = issue_token(session, get_or_create_user(session, name, is_admin=admin))
+            user = get_or_create_user(session, name, is_admin=admin)
+            token = issue_token(session, user)
+            _audit_cli_token(session, user, token, admin=admin)
     finally:
         engine.dispose()
     print(token)  # the only time it is shown: only its hash is stored
     return 0
+
+
+def _audit_cli_token(session, user, token: str, *, admin: bool) -> None:  # type: ignore[no-untyped-def]
+    """A token made at the console is audited like one made over HTTP (actor: the operator, no user)."""
+    from sqlalchemy import select
+
+    from app import audit
+    from app.auth.tokens import hash_token
+    from app.db.models import ApiToken
+
+    token_id = session.execute(
+        select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one()
+    audit.record(
+        session,
+        action=audit.Action.TOKEN_CREATE,
+        outcome=audit.Outcome.SUCCESS,
+        actor=audit.ANONYMOUS,
+        client_ip="cli",
+        target=f"token:{token_id}",
+        detail={"via": "cli", "user_id": user.id, "admin": admin},
+        commit=False,  # in the same transaction as the token
+    )
 
 
 if __name__ == "__main__":
