@@ -19,11 +19,12 @@ from tests.cluster.platform.conftest import Run
 from tests.cluster.platform.platform_cluster import Platform
 from tests.unit.platform.platform_render import ROOT
 
-MANAGED = {"app.kubernetes.io/managed-by": "storeplane"}
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
+# What app/kube/namespaces.py puts on every store namespace (the policy requires both).
+MANAGED = {"app.kubernetes.io/managed-by": "storeplane", **RESTRICTED}
 
 
 def namespace_manifest(name: str, labels: dict[str, str]) -> str:
@@ -105,6 +106,29 @@ def test_provisioner_cannot_adopt_a_namespace_by_labelling_it(
     assert "app.kubernetes.io/managed-by" not in cluster.kubectl_json("get", "namespace", namespace)[
         "metadata"
     ].get("labels", {})
+
+
+@pytest.mark.parametrize("enforce", [None, "privileged"])
+def test_provisioner_cannot_create_a_store_namespace_without_pod_security(
+    provisioner_kubectl: Run, platform, cleanup_namespaces, enforce
+):
+    name = store_name()
+    cleanup_namespaces.append(name)
+    labels = {"app.kubernetes.io/managed-by": "storeplane"}
+    if enforce:
+        labels["pod-security.kubernetes.io/enforce"] = enforce
+    done = provisioner_kubectl("create", "-f", "-", input=namespace_manifest(name, labels))
+    assert_fenced(done, platform, "it enforces Pod Security restricted or baseline")
+
+
+def test_provisioner_cannot_lift_pod_security_from_a_store_namespace(
+    provisioner_kubectl: Run, platform, cleanup_namespaces
+):
+    name = create_store_namespace(provisioner_kubectl, cleanup_namespaces)
+    done = provisioner_kubectl(
+        "label", "namespace", name, "pod-security.kubernetes.io/enforce=privileged", "--overwrite"
+    )
+    assert_fenced(done, platform, f"namespace {name} does not")
 
 
 def test_provisioner_cannot_delete_a_namespace_it_does_not_manage(
