@@ -9,16 +9,15 @@ objects already created (same names, so no duplicates), and delete removes the w
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.reconcile.values import chart_values
-from app.reconcile.watch import watched
+from app.reconcile.watch import events_since, watched
 
 
 async def install(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget) -> int:
-    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
+    since, started = events_since(), time.monotonic()
     seconds = budget.for_helm()
     await emit("install", f"helm upgrade --install {t.release} (timeout {seconds:.0f}s)")
     work = kit.helm.install_or_upgrade(

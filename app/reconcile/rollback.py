@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from app import errors
 from app.reconcile.state import Observation
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
-from app.reconcile.watch import watched
+from app.reconcile.watch import events_since, watched
 
 
 async def rollback(
@@ -19,7 +18,7 @@ async def rollback(
     if revision not in known:
         listed = ", ".join(map(str, known)) or "none"
         raise errors.NotFound(f"revision {revision} does not exist; the store has revisions: {listed}")
-    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
+    since, started = events_since(), time.monotonic()
     seconds = budget.for_helm()
     await emit("rollback", f"helm rollback {t.release} to revision {revision} (timeout {seconds:.0f}s)")
     await watched(

@@ -10,7 +10,6 @@ timed out) we finish it, so the error can truthfully say which revision the stor
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from app import errors
 from app.reconcile.state import ReleaseState, observe
@@ -18,11 +17,11 @@ from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.reconcile.unlock import unlock
 from app.reconcile.values import chart_values
-from app.reconcile.watch import watched
+from app.reconcile.watch import events_since, watched
 
 
 async def upgrade(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, previous: int) -> int:
-    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
+    since, started = events_since(), time.monotonic()
     seconds = budget.for_helm(share=0.5)
     await emit("upgrade", f"helm upgrade {t.release} from revision {previous} (timeout {seconds:.0f}s)")
     work = kit.helm.install_or_upgrade(

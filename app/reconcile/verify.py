@@ -4,13 +4,12 @@ In the simulated cluster test pods "succeed" without running: there it proves th
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from app import errors
 from app.reconcile.state import Observation, ReleaseState
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
-from app.reconcile.watch import watched
+from app.reconcile.watch import events_since, watched
 
 
 async def verify(
@@ -18,7 +17,7 @@ async def verify(
 ) -> None:
     if observed.state is not ReleaseState.DEPLOYED:
         raise errors.PermanentError(f"cannot verify the store: {observed.reason}; fix or upgrade it first")
-    since, started = datetime.now(UTC).replace(microsecond=0), time.monotonic()
+    since, started = events_since(), time.monotonic()
     seconds = budget.for_helm()
     await emit("verify", f"helm test {t.release} (timeout {seconds:.0f}s)")
     report = await watched(

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from app import errors
@@ -34,6 +34,15 @@ FATAL_GRACE = {
     "ImagePullBackOff": 60.0,
     "ErrImagePull": 60.0,
 }
+
+
+# Events are stamped by the API server's clock, in whole seconds; allow for a little skew with ours.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def events_since() -> datetime:
+    """The cut-off for events that belong to an action starting now (older ones are ignored)."""
+    return datetime.now(UTC).replace(microsecond=0) - CLOCK_SKEW
 
 
 async def watched(
