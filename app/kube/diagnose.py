@@ -61,9 +61,10 @@ def explain(
     logs: dict[str, list[str]] | None = None,
     since: datetime | None = None,
 ) -> list[Finding]:
-    """Findings from the objects' current state, then from Warning events newer than `since`
-    (older events describe an earlier attempt, not this one). `logs` holds the last log lines of
-    failed Jobs (by job name) and failed bare pods such as helm tests (by pod name)."""
+    """Findings from the objects' current state, then from Warning events newer than `since`.
+    Events, Jobs that failed and bare pods that started before `since` describe an earlier
+    attempt, not this one, and are left out. `logs` holds the last log lines of failed Jobs (by
+    job name) and failed bare pods such as helm tests (by pod name)."""
     logs = logs or {}
     pods, events = list(pods), [e for e in events if since is None or _when(e) >= since]
     scaling_up = {e.involvedObject.name for e in events if e.reason == "TriggeredScaleUp"}
@@ -77,12 +78,12 @@ def explain(
             findings.append(finding)
 
     for job in jobs:
-        for finding in _job_findings(job, logs.get(job.metadata.name, [])):
+        for finding in _job_findings(job, logs.get(job.metadata.name, []), since):
             add(finding)
     for pod in pods:
         for finding in _pod_findings(pod, scaling_up):
             add(finding)
-        if _failed_bare_pod(pod):
+        if _failed_bare_pod(pod, since):
             lines = logs.get(pod.metadata.name) or _termination(pod) or ["no exit code or message recorded"]
             add(
                 Finding(
@@ -99,9 +100,11 @@ def explain(
     return findings
 
 
-def _job_findings(job: Job, logs: list[str]) -> list[Finding]:
+def _job_findings(job: Job, logs: list[str], since: datetime | None = None) -> list[Finding]:
     for cond in (job.status.conditions if job.status else None) or []:
         if cond.type == "Failed" and cond.status == "True":
+            if since is not None and cond.lastTransitionTime is not None and cond.lastTransitionTime < since:
+                return []  # an earlier attempt's Job, kept for its logs; not why this one fails
             message = f"failed ({cond.reason}: {cond.message})" if cond.message else f"failed ({cond.reason})"
             if logs:
                 message += "; last log lines: " + " | ".join(line.rstrip() for line in logs[-LOG_LINES:])
@@ -109,9 +112,13 @@ def _job_findings(job: Job, logs: list[str]) -> list[Finding]:
     return []
 
 
-def _failed_bare_pod(pod: Pod) -> bool:
-    """A pod nothing will replace (no owner: e.g. a helm test) that ended in failure."""
-    return not pod.metadata.ownerReferences and pod.status is not None and pod.status.phase == "Failed"
+def _failed_bare_pod(pod: Pod, since: datetime | None = None) -> bool:
+    """A pod nothing will replace (no owner: e.g. a helm test) that ended in failure during this
+    attempt (one started before `since` is an earlier attempt's)."""
+    if pod.metadata.ownerReferences or pod.status is None or pod.status.phase != "Failed":
+        return False
+    started = pod.status.startTime or pod.metadata.creationTimestamp
+    return since is None or started is None or started >= since
 
 
 def _scheduled(pod: Pod) -> bool:
@@ -202,10 +209,10 @@ async def diagnose(client: AsyncClient, namespace: str, since: datetime | None =
         jobs = [j async for j in client.list(Job, namespace=namespace)]
     logs: dict[str, list[str]] = {}
     for job in jobs:
-        if _job_findings(job, []):
+        if _job_findings(job, [], since):
             logs[job.metadata.name] = await _job_log_tail(client, namespace, job, pods)
     for pod in pods:
-        if _failed_bare_pod(pod):
+        if _failed_bare_pod(pod, since):
             logs[pod.metadata.name] = await _log_tail(client, namespace, pod)
     return Diagnosis(namespace, explain(pods, events, jobs, logs, since))
 

@@ -55,6 +55,19 @@ async def test_a_failed_setup_job_fails_permanently_with_its_exit_code_and_messa
     assert "container setup exited with code 3 (Error): wp plugin install woocommerce: 404" in message
 
 
+async def test_a_retry_after_a_failed_setup_job_is_not_stopped_by_that_old_job(
+    cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
+) -> None:
+    """The failed Job of attempt 1 stays (for its logs); attempt 2 must not take it as its own cause."""
+    broken = with_values(target, setup={"exitCode": 3, "message": "mirror down", "keep": True})
+    with pytest.raises(errors.StoreNotReady, match="mirror down"):
+        await reconcile.provision(broken, emit=events, timeout=170, settings=settings)
+    fixed = with_values(target, setup={"keep": True})
+    assert await reconcile.provision(fixed, emit=events, timeout=170, settings=settings) == 2
+    jobs = cluster.kubectl("get", "jobs", "-n", target.namespace, "-o", "name").split()
+    assert f"job.batch/{target.release}-setup-1" in jobs
+
+
 async def test_a_failed_upgrade_rolls_back_and_says_which_revision_the_store_runs(
     cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
 ) -> None:

@@ -49,7 +49,7 @@ def event(
     )
 
 
-def failed_job(name: str = "shop-setup-1") -> Job:
+def failed_job(name: str = "shop-setup-1", when: datetime = NOW) -> Job:
     return Job.from_dict(
         {
             "metadata": {"name": name, "namespace": "store-s-1"},
@@ -61,6 +61,7 @@ def failed_job(name: str = "shop-setup-1") -> Job:
                         "status": "True",
                         "reason": "BackoffLimitExceeded",
                         "message": "Job has reached the specified backoff limit",
+                        "lastTransitionTime": when.isoformat(),
                     }
                 ]
             },
@@ -192,3 +193,13 @@ def test_the_summary_puts_permanent_causes_first() -> None:
         "pod/db-0: FailedMount: timed out waiting for volume"
     )
     assert Diagnosis("store-s-1").summary() == "nothing in namespace store-s-1 reports a failure"
+
+
+def test_a_job_or_test_pod_that_failed_in_an_earlier_attempt_is_not_this_attempts_cause() -> None:
+    later = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    old_test = pod("shop-order-test", phase="Failed", owned=False, startTime=NOW.isoformat())
+    assert explain([old_test], [], [failed_job(when=NOW)], since=later) == []
+    assert [f.reason for f in explain([old_test], [], [failed_job(when=NOW)], since=NOW)] == [
+        "JobFailed",
+        "PodFailed",
+    ]
