@@ -66,7 +66,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
         thread.join(timeout=15)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and pytest-asyncio cannot run async tests of later modules under it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make system-deps` installs Debian's chromium")
