@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from app.simcluster.session import ensure_cluster
-from bench.harness import running_platform, summary
+from bench.harness import BENCH_NODES, running_platform, summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args(argv)
     with (
-        ensure_cluster() as cluster,
+        ensure_cluster(nodes=BENCH_NODES, reuse=False) as cluster,
         tempfile.TemporaryDirectory(prefix="storeplane-bench-") as tmp,
         running_platform(cluster, Path(tmp)) as platform,
         platform.client() as http,

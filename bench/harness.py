@@ -21,6 +21,9 @@ from app.simcluster.processes import free_port, tail
 
 STORE_CHART = REPO_ROOT / "store-chart"
 LOCAL_STORE_VALUES = REPO_ROOT / "values" / "stores-local.yaml"
+# A private cluster per benchmark, big enough that 40 stores (about 0.9 CPU of requests each) fit:
+# the numbers then measure orchestration, not a full cluster.
+BENCH_NODES = 8
 
 
 def platform_env(cluster: ClusterClient, data_dir: Path, port: int, **extra: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from app.db.models import Store
 from app.db.users import get_or_create_user
 from app.simcluster.processes import free_port
 from app.simcluster.session import ensure_cluster
-from bench.harness import platform_env, rss_mb, running_platform
+from bench.harness import BENCH_NODES, platform_env, rss_mb, running_platform
 
 
 def fill(database_url: str, count: int) -> None:
@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stores", type=int, default=200)
     args = parser.parse_args(argv)
-    with ensure_cluster() as cluster, tempfile.TemporaryDirectory(prefix="storeplane-bench-") as tmp:
+    with (
+        ensure_cluster(nodes=BENCH_NODES, reuse=False) as cluster,
+        tempfile.TemporaryDirectory(prefix="storeplane-bench-") as tmp,
+    ):
         data = Path(tmp)
         url = f"sqlite:///{data / 'storeplane.db'}"
         with running_platform(cluster, data, args=("--no-workers",)) as platform, platform.client() as http:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
-from bench.harness import LOCAL_STORE_VALUES, STORE_CHART, running_platform
+from bench.harness import BENCH_NODES, LOCAL_STORE_VALUES, STORE_CHART, running_platform
 
 PSA = ["pod-security.kubernetes.io/enforce=restricted"]
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stores", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
-    with ensure_cluster() as cluster:
+    with ensure_cluster(nodes=BENCH_NODES, reuse=False) as cluster:
         helm_s = bare_helm(cluster, args.stores, args.concurrency)
         print(f"bare helm:  {args.stores} stores at concurrency {args.concurrency}: {helm_s:.1f} s")
         api_s, failed = through_api(cluster, args.stores, args.concurrency)
