@@ -2,9 +2,14 @@
 
 import sys
 
-from bench import api_latency, memory, provision_overhead
+from bench import api_latency, memory, provision_overhead, worker_scaling
 
-BENCHMARKS = {"provision": provision_overhead.main, "latency": api_latency.main, "memory": memory.main}
+BENCHMARKS = {
+    "provision": provision_overhead.main,
+    "latency": api_latency.main,
+    "memory": memory.main,
+    "workers": worker_scaling.main,
+}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def postgres_admin_url() -> Iterator[str]:
     if url := os.environ.get("STOREPLANE_TEST_PG_URL"):
         yield url
         return
+    with throwaway_postgres() as url:
+        yield url
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server of Debian's binaries in a temp dir; yields its admin URL (also for bench/)."""
     bin_dir = _pg_bin()
     # Not under pytest's temp dir: that one is private to root and postgres must reach its files.
     root = Path(tempfile.mkdtemp(prefix="storeplane-pg-"))
