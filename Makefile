@@ -7,8 +7,9 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-UV_VERSION := 0.13.8
+UV_VERSION := 0.13.9
 # Debian packages the tests use: shellcheck for chart scripts, chromium for browser tests,
+# php-cli/php-mysql/mariadb-server/curl to run the store set-up and order-test scripts for real,
 # postgresql for the multi-replica database tests.
 DEBIAN_PACKAGES := shellcheck chromium postgresql php-cli php-mysql mariadb-server curl
 
