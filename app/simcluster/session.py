@@ -21,9 +21,13 @@ def _client(state: dict) -> ClusterClient:
 
 
 @contextmanager
-def ensure_cluster(shared: Layout | None = None, nodes: int = 3) -> Iterator[ClusterClient]:
+def ensure_cluster(
+    shared: Layout | None = None, nodes: int = 3, *, reuse: bool = True
+) -> Iterator[ClusterClient]:
+    """`reuse=False` always starts a private cluster, e.g. for benchmarks that need `nodes` of
+    capacity to themselves."""
     shared = shared or Layout(DEFAULT_ROOT)
-    state = control.live_state(shared)
+    state = control.live_state(shared) if reuse else None
     if state:
         yield _client(state)
         return
