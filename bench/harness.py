@@ -23,7 +23,7 @@ STORE_CHART = REPO_ROOT / "store-chart"
 LOCAL_STORE_VALUES = REPO_ROOT / "values" / "stores-local.yaml"
 # A private cluster per benchmark, big enough that 40 stores (about 0.9 CPU of requests each) fit:
 # the numbers then measure orchestration, not a full cluster.
-BENCH_NODES = 8
+BENCH_NODES = 4
 
 
 def platform_env(cluster: ClusterClient, data_dir: Path, port: int, **extra: str) -> dict[str, str]:

@@ -45,6 +45,6 @@ def storage_class() -> dict[str, Any]:
     }
 
 
-def manifest(nodes: int, cpu: str = "8", memory: str = "32Gi", pods: str = "110") -> str:
+def manifest(nodes: int, cpu: str = "16", memory: str = "64Gi", pods: str = "110") -> str:
     items = [node(i, cpu, memory, pods) for i in range(nodes)] + [storage_class()]
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})

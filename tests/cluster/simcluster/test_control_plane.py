@@ -12,8 +12,8 @@ def test_every_fake_node_is_ready_with_realistic_allocatable(cluster):
         ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
         assert ready == "True", node["metadata"]["name"]
         allocatable = node["status"]["allocatable"]
-        assert allocatable["cpu"] == "8"
-        assert allocatable["memory"] == "32Gi"
+        assert allocatable["cpu"] == "16"
+        assert allocatable["memory"] == "64Gi"
         assert allocatable["pods"] == "110"
         assert not node["spec"].get("taints")
 
