@@ -18,6 +18,7 @@ import httpx
 from app.settings import REPO_ROOT
 from app.simcluster.client import ClusterClient
 from app.simcluster.processes import free_port, tail
+from tests.lifted_limits import LIMITS_LIFTED, as_environment
 
 STORE_CHART = REPO_ROOT / "store-chart"
 LOCAL_STORE_VALUES = REPO_ROOT / "values" / "stores-local.yaml"
@@ -34,14 +35,9 @@ def platform_env(cluster: ClusterClient, data_dir: Path, port: int, **extra: str
         "STOREPLANE_HELM_BINARY": str(cluster.bin_dir / "helm"),
         "STOREPLANE_STORE_VALUES_FILE": str(LOCAL_STORE_VALUES),
         "STOREPLANE_PORT": str(port),
-        "STOREPLANE_METRICS_PORT": "0",
         "STOREPLANE_POLL_SECONDS": "0.2",
         # One benchmark user drives many stores: lift the abuse limits.
-        "STOREPLANE_MAX_STORES_PER_USER": "10000",
-        "STOREPLANE_MAX_STORES_GLOBAL": "10000",
-        "STOREPLANE_MAX_PROVISIONING_PER_USER": "10000",
-        "STOREPLANE_RATELIMIT_MUTATIONS_PER_USER": "1000000/minute",
-        "STOREPLANE_RATELIMIT_MUTATIONS_PER_IP": "1000000/minute",
+        **as_environment(LIMITS_LIFTED),
         "STOREPLANE_ORPHAN_GRACE_SECONDS": str(30 * 24 * 3600),
         "STOREPLANE_LOG_LEVEL": "WARNING",
     }

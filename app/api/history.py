@@ -16,17 +16,8 @@ async def store_history(store: Store, settings: Settings) -> list[RevisionPublic
     if store.status in (StoreStatus.PENDING, StoreStatus.DELETED):
         return []  # nothing installed yet, or nothing left
     actions, make_target = reconcile_actions(settings)
-    snapshot = StoreSnapshot(
-        id=store.id,
-        name=store.name,
-        owner="",  # history reads the release only; the owner label is not needed
-        engine=store.engine,
-        namespace=store.namespace,
-        host=store.host,
-        status=StoreStatus(store.status),
-        chart_values=dict(store.chart_values or {}),
-        helm_revision=store.helm_revision,
-    )
+    # History reads the release only; the owner label is not needed.
+    snapshot = StoreSnapshot.of(store, owner="")
     try:
         revisions = await actions.history(make_target(snapshot))  # type: ignore[attr-defined]
     except NotFound:

@@ -35,6 +35,20 @@ class StoreSnapshot:
     chart_values: dict[str, Any]
     helm_revision: int | None
 
+    @classmethod
+    def of(cls, store: Store, *, owner: str) -> StoreSnapshot:
+        return cls(
+            id=store.id,
+            name=store.name,
+            owner=owner,
+            engine=store.engine,
+            namespace=store.namespace,
+            host=store.host,
+            status=StoreStatus(store.status),
+            chart_values=dict(store.chart_values or {}),
+            helm_revision=store.helm_revision,
+        )
+
 
 def _owned_job(session: Session, job: ClaimedJob) -> Job | None:
     row = session.get(Job, job.id, with_for_update=True)
@@ -69,17 +83,7 @@ def start(factory: sessionmaker[Session], job: ClaimedJob) -> StoreSnapshot | No
         attempt = f" (attempt {job.attempts} of {job.max_attempts})" if job.attempts > 1 else ""
         append_event(session, store_id=store.id, job_id=job.id, step=job.kind, message=f"started{attempt}")
         owner = session.execute(select(User.name).where(User.id == store.owner_id)).scalar_one()
-        return StoreSnapshot(
-            id=store.id,
-            name=store.name,
-            owner=owner,
-            engine=store.engine,
-            namespace=store.namespace,
-            host=store.host,
-            status=StoreStatus(store.status),
-            chart_values=dict(store.chart_values or {}),
-            helm_revision=store.helm_revision,
-        )
+        return StoreSnapshot.of(store, owner=owner)
 
 
 def succeed(

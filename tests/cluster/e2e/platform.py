@@ -22,6 +22,7 @@ from app.db.users import get_or_create_user, issue_token
 from app.main import create_app
 from app.settings import REPO_ROOT, Settings
 from app.simcluster.client import ClusterClient, CommandFailed
+from tests.lifted_limits import LIMITS_LIFTED
 
 STORE_CHART = REPO_ROOT / "store-chart"
 LOCAL_STORE_VALUES = REPO_ROOT / "values" / "stores-local.yaml"
@@ -43,13 +44,8 @@ def platform_settings(cluster: ClusterClient, tmp_path: Path, **overrides: Any) 
         "reconcile_interval_seconds": 5.0,
         # The cluster is shared with other test sessions: never treat their namespaces as orphans.
         "orphan_grace_seconds": 30 * 24 * 3600.0,
-        # One test user drives many stores quickly: lift the abuse limits (tests/unit/users covers them).
-        "max_stores_per_user": 1000,
-        "max_stores_global": 10000,
-        "max_provisioning_per_user": 1000,
-        "ratelimit_mutations_per_user": "100000/minute",
-        "ratelimit_mutations_per_ip": "100000/minute",
-        "metrics_port": 0,
+        # One test user drives many stores quickly: lift the abuse limits.
+        **LIMITS_LIFTED,
     }
     values.update(overrides)
     return Settings(**values)

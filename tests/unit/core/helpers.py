@@ -14,6 +14,7 @@ from app.db.users import get_or_create_user
 from app.jobs.worker import Worker
 from app.settings import Settings
 from tests.fixtures_db import Db
+from tests.lifted_limits import LIMITS_LIFTED
 
 
 def fast_settings(db: Db, **overrides: object) -> Settings:
@@ -25,13 +26,8 @@ def fast_settings(db: Db, **overrides: object) -> Settings:
         "lease_seconds": 5,
         "shutdown_grace_seconds": 0.2,
         "job_max_attempts": 3,
-        # These tests are about jobs and the API, not abuse prevention (tests/unit/users covers that).
-        "max_stores_per_user": 1000,
-        "max_stores_global": 10000,
-        "max_provisioning_per_user": 1000,
-        "ratelimit_mutations_per_user": "100000/minute",
-        "ratelimit_mutations_per_ip": "100000/minute",
-        "metrics_port": 0,
+        # These tests are about jobs and the API, not abuse prevention.
+        **LIMITS_LIFTED,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
