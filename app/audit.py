@@ -196,6 +196,12 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/account/tokens/{token_id}/revoke"): Action.TOKEN_REVOKE,
     ("POST", "/admin/users"): Action.USER_CREATE,
     ("POST", "/admin/users/{user_id}"): Action.USER_UPDATE,
+    ("POST", "/stores"): Action.STORE_CREATE,
+    ("POST", "/stores/{store_id}/delete"): Action.STORE_DELETE,
+    ("POST", "/stores/{store_id}/upgrade"): Action.STORE_UPGRADE,
+    ("POST", "/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
+    ("POST", "/stores/{store_id}/verify"): Action.STORE_VERIFY,
+    ("GET", "/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
 }
 # Path parameters that name the target, and how the target is written.
 _TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -91,6 +92,11 @@ def _sentence(error: dict[str, Any]) -> str:
     )
 
 
+def validation_detail(errors: Sequence[Any]) -> str:
+    """The sentence an invalid request gets (the API's 422 `detail`; the dashboard shows it too)."""
+    return " ".join(dict.fromkeys(_sentence(e) for e in errors))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -99,8 +105,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(tuple(e.get("loc", ()))), "message": _sentence(e)} for e in exc.errors()]
-        detail = " ".join(dict.fromkeys(e["message"] for e in errors))
-        return problem_response(422, "invalid-request", detail, errors=errors)
+        return problem_response(422, "invalid-request", validation_detail(exc.errors()), errors=errors)
 
     @app.exception_handler(IllegalTransition)
     async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:

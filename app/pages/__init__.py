@@ -1,10 +1,11 @@
-"""Server-rendered dashboard pages for accounts: /login, /logout, API tokens, user management."""
+"""Server-rendered dashboard pages: stores, /login, /logout, API tokens, user management."""
 
 from fastapi import APIRouter
 
-from app.pages import login, tokens, users
+from app.pages import login, stores, tokens, users
 
 router = APIRouter()
 router.include_router(login.router)
+router.include_router(stores.router)
 router.include_router(tokens.router)
 router.include_router(users.router)

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app.api import store_service
 from app.api.deps import CurrentUser, FactoryDep, SettingsDep
 from app.api.problems import Problem
-from app.db.engine import transaction
-from app.db.models import Store, User
-from app.db.stores import visible_store
+from app.db.models import Store
 from app.errors import PermanentError, RetryableError
 from app.lifecycle import StoreStatus
+from app.settings import Settings
 
 router = APIRouter(prefix="/stores", tags=["stores"])
 
@@ -36,21 +36,20 @@ def secret_name(release: str, suffix: str) -> str:
     return f"{release[:42].rstrip('-')}-{suffix}"[:63].rstrip("-")
 
 
-def _store(factory: FactoryDep, user: User, store_id: str) -> Store:
-    with transaction(factory) as session:
-        store = visible_store(session, user, store_id)
-    if store is None:
-        raise Problem(404, "store-not-found", f"You have no store with id {store_id!r}.")
-    return store
-
-
 @router.get("/{store_id}/admin-password", response_model=AdminPassword)
 async def admin_password(
     store_id: str, user: CurrentUser, factory: FactoryDep, settings: SettingsDep, response: Response
 ) -> AdminPassword:
-    from app.kube import get_kube  # only this route needs the Kubernetes client
+    store = await run_in_threadpool(store_service.read_visible, factory, user, store_id)
+    revealed = await reveal_admin_password(store, settings)
+    response.headers["Cache-Control"] = "no-store"
+    return revealed
 
-    store = await run_in_threadpool(_store, factory, user, store_id)
+
+async def reveal_admin_password(store: Store, settings: Settings) -> AdminPassword:
+    """Read the password from the store's Secret (the API and the dashboard both call this)."""
+    from app.kube import get_kube  # only this read needs the Kubernetes client
+
     where = _CREDENTIALS.get(store.engine)
     if where is None:
         raise Problem(
@@ -67,5 +66,4 @@ async def admin_password(
         raise Problem(502, "secret-unreadable", f"Cannot read the password: {exc.message}") from exc
     if secret is None or where[1] not in secret.data:
         raise Problem(404, "password-not-found", f"Secret {store.namespace}/{name} has no {where[1]!r}.")
-    response.headers["Cache-Control"] = "no-store"
     return AdminPassword(password=secret.data[where[1]].decode(), secret=f"{store.namespace}/{name}")

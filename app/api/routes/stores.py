@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import metrics
+from app.api import store_service
 from app.api.deps import CurrentUser, FactoryDep, SessionDep, SettingsDep
 from app.api.history import store_history
-from app.api.problems import Problem, problem_responses
+from app.api.problems import problem_responses
 from app.api.schemas import (
     EventPublic,
     RevisionPublic,
@@ -23,10 +22,9 @@ from app.api.schemas import (
 )
 from app.db.engine import transaction
 from app.db.events import list_events
-from app.db.models import Store, User
-from app.db.stores import create_store, list_stores, request_action, visible_store
+from app.db.models import User
+from app.db.stores import list_stores
 from app.lifecycle import Action
-from app.logging import current_request_id
 
 router = APIRouter(
     prefix="/stores", tags=["stores"], responses=problem_responses(400, 401, 404, 409, 422, 429)
@@ -44,13 +42,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _found(session: Session, user: User, store_id: str) -> Store:
-    store = visible_store(session, user, store_id)
-    if store is None:
-        raise Problem(404, "store-not-found", f"You have no store with id {store_id!r}.")
-    return store
-
-
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
 def create(
     body: StoreCreate,
@@ -61,28 +52,10 @@ def create(
     idempotency_key: IdempotencyKey = None,
 ) -> StorePublic:
     """Accept a new store; a worker provisions it. Poll GET /stores/{id} until it is ready."""
-    for attempt in range(3):
-        try:
-            with transaction(factory) as session:
-                owner = session.get(User, user.id)
-                assert owner is not None
-                store, created = create_store(
-                    session,
-                    owner=owner,
-                    name=body.name,
-                    engine=body.engine,
-                    settings=settings,
-                    idempotency_key=idempotency_key,
-                    request_id=current_request_id(),
-                )
-                public = StorePublic.of(store, settings)
-            break
-        except IntegrityError:
-            # Two requests raced for the same key or name (PostgreSQL); the next pass sees the winner.
-            if attempt == 2:
-                raise
-    if created:
-        metrics.STORES_CREATED.labels(engine=body.engine).inc()
+    store, _ = store_service.create(
+        factory, user, name=body.name, engine=body.engine, settings=settings, idempotency_key=idempotency_key
+    )
+    public = StorePublic.of(store, settings)
     response.headers["Location"] = f"/api/v1/stores/{public.id}"
     return public
 
@@ -94,7 +67,7 @@ def list_(user: CurrentUser, session: SessionDep, settings: SettingsDep, include
 
 @router.get("/{store_id}", response_model=StorePublic)
 def read(store_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> StorePublic:
-    return StorePublic.of(_found(session, user, store_id), settings)
+    return StorePublic.of(store_service.found(session, user, store_id), settings)
 
 
 def _act(
@@ -105,10 +78,7 @@ def _act(
     action: Action,
     args: dict | None = None,
 ) -> StorePublic:
-    store = _found(session, user, store_id)
-    request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
-    session.flush()
-    return StorePublic.of(store, settings)
+    return StorePublic.of(store_service.act(session, user, settings, store_id, action, args), settings)
 
 
 @router.delete("/{store_id}", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
@@ -140,15 +110,8 @@ async def rollback(
     store_id: str, body: RollbackRequest, user: CurrentUser, factory: FactoryDep, settings: SettingsDep
 ) -> StorePublic:
     """Roll back to a revision listed by GET /stores/{id}/history."""
-    store = await run_in_threadpool(_read_visible, factory, user, store_id)
-    revisions = [r.revision for r in await store_history(store, settings)]
-    if body.revision not in revisions:
-        known = ", ".join(map(str, revisions)) or "none"
-        raise Problem(
-            422,
-            "unknown-revision",
-            f"Revision {body.revision} does not exist; this store has revisions {known}.",
-        )
+    store = await run_in_threadpool(store_service.read_visible, factory, user, store_id)
+    await store_service.check_revision(store, settings, body.revision)
 
     def act() -> StorePublic:
         with transaction(factory) as session:
@@ -160,7 +123,7 @@ async def rollback(
 @router.get("/{store_id}/history", response_model=list[RevisionPublic])
 async def history(store_id: str, user: CurrentUser, factory: FactoryDep, settings: SettingsDep):
     """The store's Helm release history, newest last."""
-    store = await run_in_threadpool(_read_visible, factory, user, store_id)
+    store = await run_in_threadpool(store_service.read_visible, factory, user, store_id)
     return await store_history(store, settings)
 
 
@@ -172,10 +135,5 @@ def events(
     limit: Annotated[int, Query(ge=1, le=1000, description="How many of the latest events.")] = 200,
 ) -> list[EventPublic]:
     """The store's activity log, oldest first."""
-    store = _found(session, user, store_id)
+    store = store_service.found(session, user, store_id)
     return [EventPublic.of(e) for e in list_events(session, store.id, limit=limit)]
-
-
-def _read_visible(factory: FactoryDep, user: User, store_id: str) -> Store:
-    with transaction(factory) as session:
-        return _found(session, user, store_id)

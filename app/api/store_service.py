@@ -1,0 +1,96 @@
+"""Store requests shared by the JSON API and the dashboard pages, so both enforce the same rules.
+
+Each function raises the exceptions the API maps to problems (`Problem`, `NameTaken`,
+`LimitExceeded`, `ActiveJobExists`, `IllegalTransition`, …); the pages show their message inline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import metrics
+from app.api.history import store_history
+from app.api.problems import Problem
+from app.db.engine import transaction
+from app.db.models import Store, User
+from app.db.stores import create_store, request_action, visible_store
+from app.lifecycle import Action
+from app.logging import current_request_id
+from app.settings import Settings
+
+
+def found(session: Session, user: User, store_id: str) -> Store:
+    """The store if `user` may see it; others' stores are a 404, so ids cannot be probed."""
+    store = visible_store(session, user, store_id)
+    if store is None:
+        raise Problem(404, "store-not-found", f"You have no store with id {store_id!r}.")
+    return store
+
+
+def read_visible(factory: sessionmaker[Session], user: User, store_id: str) -> Store:
+    with transaction(factory) as session:
+        return found(session, user, store_id)
+
+
+def create(
+    factory: sessionmaker[Session],
+    user: User,
+    *,
+    name: str,
+    engine: str,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> tuple[Store, bool]:
+    """Create the store and its provision job (validated input); (store, created) like create_store."""
+    for attempt in range(3):
+        try:
+            with transaction(factory) as session:
+                owner = session.get(User, user.id)
+                assert owner is not None
+                store, created = create_store(
+                    session,
+                    owner=owner,
+                    name=name,
+                    engine=engine,
+                    settings=settings,
+                    idempotency_key=idempotency_key,
+                    request_id=current_request_id(),
+                )
+            break
+        except IntegrityError:
+            # Two requests raced for the same key or name (PostgreSQL); the next pass sees the winner.
+            if attempt == 2:
+                raise
+    if created:
+        metrics.STORES_CREATED.labels(engine=engine).inc()
+    return store, created
+
+
+def act(
+    session: Session,
+    user: User,
+    settings: Settings,
+    store_id: str,
+    action: Action,
+    args: dict[str, Any] | None = None,
+) -> Store:
+    """Request `action` on a visible store: its status moves and its job is queued, in `session`."""
+    store = found(session, user, store_id)
+    request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
+    session.flush()
+    return store
+
+
+async def check_revision(store: Store, settings: Settings, revision: int) -> None:
+    """A rollback target must be in the release's history (read live from the cluster)."""
+    revisions = [r.revision for r in await store_history(store, settings)]
+    if revision not in revisions:
+        known = ", ".join(map(str, revisions)) or "none"
+        raise Problem(
+            422,
+            "unknown-revision",
+            f"Revision {revision} does not exist; this store has revisions {known}.",
+        )
