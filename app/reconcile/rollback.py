@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app import errors
-from app.reconcile.state import Observation
+from app.reconcile.state import Observation, observe
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.reconcile.watch import events_since, watched
@@ -24,8 +24,8 @@ async def rollback(
     await watched(
         t, kit, emit, "rollback", since, kit.helm.rollback(t.release, t.namespace, revision, timeout=seconds)
     )
-    history = await kit.helm.history(t.release, t.namespace)
-    latest = history[-1].revision
+    after = (await observe(t, kit)).latest
+    latest = after.revision if after else revision
     await emit(
         "rollback",
         f"revision {latest} (a copy of revision {revision}) is deployed and ready{budget.since(started)}",

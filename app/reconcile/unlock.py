@@ -7,6 +7,8 @@ dead process created is still there, to be adopted by the next upgrade.
 
 from __future__ import annotations
 
+import dataclasses
+
 from app import errors
 from app.helm import storage
 from app.reconcile.state import Observation
@@ -28,15 +30,9 @@ async def unlock(t: StoreTarget, observed: Observation, kit: Toolkit, emit: Even
         changed, labels = storage.mark_failed(release, record.labels, reason)
     except ValueError as exc:  # not pending any more (json errors are ValueErrors too)
         raise errors.Conflict(f"cannot unlock {name}: {exc}") from exc
-    updated = type(record)(
-        name=record.name,
-        namespace=record.namespace,
-        type=record.type,
-        labels=labels,
-        data={**record.data, "release": storage.encode_release(changed)},
-        resource_version=record.resource_version,
-    )
-    await kit.kube.replace_secret(updated)
+    data = {**record.data, "release": storage.encode_release(changed)}
+    # Same resourceVersion: if anything changed the record since we read it, this is a Conflict.
+    await kit.kube.replace_secret(dataclasses.replace(record, labels=labels, data=data))
     await emit(
         "unlock", f"revision {latest.revision} was stuck in {latest.status}; marked failed to continue"
     )
