@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +39,10 @@ async def _cluster_is_up() -> None:
     return None
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'storeplane.db'}",
-        admin_password=ADMIN_PASSWORD,
-        metrics_port=0,
-        embedded_workers=False,
-    )
-    app = create_app(settings, run_workers=False, cluster_ping=_cluster_is_up)
+@contextmanager
+def serve(settings: Settings, *, workers: bool = False) -> Iterator[Site]:
+    """Storeplane under uvicorn on a free port of 127.0.0.1, in a thread; stopped on exit."""
+    app = create_app(settings, run_workers=workers, cluster_ping=None if workers else _cluster_is_up)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, proxy_headers=False, lifespan="on")
     )
@@ -63,7 +58,20 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(f"http://127.0.0.1:{port}", settings)
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=60)  # embedded workers get their shutdown grace
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'storeplane.db'}",
+        admin_password=ADMIN_PASSWORD,
+        metrics_port=0,
+        embedded_workers=False,
+    )
+    with serve(settings) as running:
+        yield running
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
