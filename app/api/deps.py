@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.deps import get_current_user  # bearer token or session cookie, rate limits, CSRF
@@ -33,3 +33,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+# Row ids are 32-bit integers in PostgreSQL: a larger number cannot name a row, so it is refused as
+# bad input (422) instead of failing in the database (500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id from a list response.")]

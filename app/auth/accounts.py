@@ -16,7 +16,8 @@ from app.db.engine import utcnow
 from app.db.models import ApiToken, User
 from app.db.users import issue_token
 
-USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
+# The name becomes a Kubernetes label value on the user's store namespaces: it must end alphanumeric.
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{0,61}[a-z0-9]$")
 MAX_TOKENS_PER_USER = 50
 
 
@@ -32,7 +33,7 @@ def check_username(name: str) -> None:
     if not USERNAME.fullmatch(name):
         raise AccountError(
             "a user name is 2-63 characters: a lower-case letter, then lower-case letters, "
-            "digits, '_', '.' or '-'"
+            "digits, '_', '.' or '-', ending with a letter or digit"
         )
 
 

@@ -19,7 +19,7 @@ class UsersSettings(BaseSettings):
 
     # First admin: created at start-up when no admin exists. The password comes from
     # STOREPLANE_ADMIN_PASSWORD or a file (a mounted Kubernetes Secret); there is no default.
-    admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_.-]{1,62}$")
+    admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_.-]{0,61}[a-z0-9]$")
     admin_password: SecretStr = SecretStr("")
     admin_password_file: str = ""
 

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.deps import RowId
 from app.audit import Outcome
 from app.auth import accounts
 from app.db.engine import transaction
@@ -62,7 +63,7 @@ async def create(request: Request, name: Annotated[str, Form()] = "") -> HTMLRes
 
 
 @router.post("/{token_id}/revoke", response_class=HTMLResponse)
-async def revoke(request: Request, token_id: int) -> HTMLResponse:
+async def revoke(request: Request, token_id: RowId) -> HTMLResponse:
     page = await actor(request, "/account/tokens")
 
     def revoke_token() -> ApiToken | None:

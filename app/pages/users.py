@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.deps import RowId
 from app.api.problems import Problem
 from app.audit import Action, Outcome
 from app.auth import accounts
@@ -99,7 +100,7 @@ async def create(
 @router.post("/{user_id}", response_class=HTMLResponse)
 async def update(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     change: Annotated[str, Form()] = "",
     max_stores: Annotated[str, Form()] = "",
 ) -> HTMLResponse:

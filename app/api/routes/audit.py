@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from app import audit
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import MAX_ROW_ID, CurrentUser, SessionDep
 from app.auth.schemas import AuditPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -28,7 +28,7 @@ def list_(
     since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone, e.g. ...Z")] = None,
     until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone; exclusive")] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, description="Page back: entries older than this id.")
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Page back: entries older than this id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditPublic]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, RowId, SessionDep
 from app.api.problems import Problem
 from app.auth import accounts
 from app.auth.schemas import TokenCreate, TokenCreated, TokenPublic
@@ -33,7 +33,7 @@ def list_(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
 
 
 @router.delete("/{token_id}", response_model=TokenPublic)
-def revoke(token_id: int, user: CurrentUser, session: SessionDep) -> TokenPublic:
+def revoke(token_id: RowId, user: CurrentUser, session: SessionDep) -> TokenPublic:
     """Revoke a token: it stops working with the next request. Revoking twice is harmless."""
     row = accounts.revoke_token(session, user, token_id)
     if row is None:

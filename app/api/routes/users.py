@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from app.api.deps import CurrentUser, FactoryDep, SessionDep
+from app.api.deps import CurrentUser, FactoryDep, RowId, SessionDep
 from app.api.problems import Problem
 from app.audit import Action
 from app.auth import accounts
@@ -59,13 +59,13 @@ def create(body: UserCreate, _admin: AdminUser, session: SessionDep, request: Re
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def read(user_id: int, _admin: AdminUser, session: SessionDep) -> UserPublic:
+def read(user_id: RowId, _admin: AdminUser, session: SessionDep) -> UserPublic:
     return UserPublic.of(_found(session, user_id))
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
 def update(
-    user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep, request: Request
+    user_id: RowId, body: UserUpdate, admin: AdminUser, session: SessionDep, request: Request
 ) -> UserPublic:
     """Disable or enable a user (their tokens and sessions stop or start working at once), change
     their role, or set their store limit (`reset_max_stores` returns to the platform default)."""
