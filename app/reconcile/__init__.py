@@ -44,29 +44,28 @@ async def provision(
 ) -> int:
     """Make the store exist and be ready; returns its deployed revision. Idempotent: a retry after
     a crash adopts what exists, and an already deployed release is simply reported."""
-    kit, budget = toolkit(settings), Budget(timeout)
-    await _ensure_namespace(t, kit, emit)
-    for _ in range(MAX_ROUNDS):
-        observed = await observe(t, kit)
-        if observed.state is ReleaseState.DEPLOYED and observed.latest:
-            await emit("provision", f"already provisioned: {observed.reason}")
-            return observed.latest.revision
-        if not await _cleared(t, kit, emit, budget, observed):
-            continue
-        if observed.deployed_revision is not None:
-            return await _upgrade.upgrade(t, kit, emit, budget, observed.deployed_revision)
-        return await _install.install(t, kit, emit, budget)
-    raise _unsettled(t)
+    return await _apply(t, emit, timeout, settings, keep_deployed=True)
 
 
 async def upgrade(
     t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
 ) -> int:
     """Apply the current chart and values as a new revision; returns it."""
+    return await _apply(t, emit, timeout, settings, keep_deployed=False)
+
+
+async def _apply(
+    t: StoreTarget, emit: EventSink, timeout: float, settings: Settings | None, *, keep_deployed: bool
+) -> int:
+    """Install, or upgrade from the last deployed revision. `keep_deployed`: a deployed release is
+    already what was asked for (provision), rather than something to upgrade."""
     kit, budget = toolkit(settings), Budget(timeout)
     await _ensure_namespace(t, kit, emit)
     for _ in range(MAX_ROUNDS):
         observed = await observe(t, kit)
+        if keep_deployed and observed.state is ReleaseState.DEPLOYED and observed.latest:
+            await emit("provision", f"already provisioned: {observed.reason}")
+            return observed.latest.revision
         if not await _cleared(t, kit, emit, budget, observed):
             continue
         if observed.deployed_revision is not None:

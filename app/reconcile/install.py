@@ -9,6 +9,8 @@ objects already created (same names, so no duplicates), and delete removes the w
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
@@ -20,16 +22,23 @@ async def install(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget)
     since, started = events_since(), time.monotonic()
     seconds = budget.for_helm()
     await emit("install", f"helm upgrade --install {t.release} (timeout {seconds:.0f}s)")
-    work = kit.helm.install_or_upgrade(
+    work = helm_apply(t, kit, seconds, verb="install", rollback_on_failure=False)
+    revision = await watched(t, kit, emit, "install", since, work)
+    await emit("install", f"revision {revision} is deployed and ready{budget.since(started)}")
+    return revision
+
+
+def helm_apply(
+    t: StoreTarget, kit: Toolkit, seconds: float, *, verb: str, rollback_on_failure: bool
+) -> Coroutine[Any, Any, int]:
+    """`helm upgrade --install` of the store chart with the store's values (install and upgrade)."""
+    return kit.helm.install_or_upgrade(
         t.release,
         t.namespace,
         kit.settings.store_chart,
         chart_values(t, kit.settings),
         timeout=seconds,
-        rollback_on_failure=False,
+        rollback_on_failure=rollback_on_failure,
         chart_version=kit.settings.store_chart_version,
-        description=f"Storeplane: install store {t.store_id}",
+        description=f"Storeplane: {verb} store {t.store_id}",
     )
-    revision = await watched(t, kit, emit, "install", since, work)
-    await emit("install", f"revision {revision} is deployed and ready{budget.since(started)}")
-    return revision

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 
 from app import errors
+from app.reconcile.install import helm_apply
 from app.reconcile.state import ReleaseState, observe
 from app.reconcile.target import Budget, EventSink, StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.reconcile.unlock import unlock
-from app.reconcile.values import chart_values
 from app.reconcile.watch import events_since, watched
 
 
@@ -24,16 +24,7 @@ async def upgrade(t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget,
     since, started = events_since(), time.monotonic()
     seconds = budget.for_helm(share=0.5)
     await emit("upgrade", f"helm upgrade {t.release} from revision {previous} (timeout {seconds:.0f}s)")
-    work = kit.helm.install_or_upgrade(
-        t.release,
-        t.namespace,
-        kit.settings.store_chart,
-        chart_values(t, kit.settings),
-        timeout=seconds,
-        rollback_on_failure=True,
-        chart_version=kit.settings.store_chart_version,
-        description=f"Storeplane: upgrade store {t.store_id}",
-    )
+    work = helm_apply(t, kit, seconds, verb="upgrade", rollback_on_failure=True)
     try:
         revision = await watched(t, kit, emit, "upgrade", since, work)
     except errors.ClusterUnreachable:
