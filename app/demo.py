@@ -10,6 +10,7 @@ from pathlib import Path
 from app.settings import REPO_ROOT, get_settings
 from app.simcluster import control
 from app.simcluster.layout import DEFAULT_ROOT, Layout
+from app.simcluster.pins import BinariesMissing, locate_toolset
 from app.simcluster.processes import StartFailed
 
 
@@ -18,7 +19,11 @@ def _cluster_env() -> dict[str, str]:
     kubeconfig = os.environ.get("KUBECONFIG", "")
     if kubeconfig:
         print(f"demo: using your cluster from KUBECONFIG={kubeconfig}")
-        return {"STOREPLANE_KUBECONFIG": kubeconfig}
+        # Our pinned helm v4 (make demo builds it), whatever helm the PATH holds.
+        return {
+            "STOREPLANE_KUBECONFIG": kubeconfig,
+            "STOREPLANE_HELM_BINARY": str(locate_toolset().path("helm")),
+        }
     layout = Layout(DEFAULT_ROOT)
     state = control.live_state(layout)
     if state:
@@ -47,8 +52,8 @@ def main() -> int:
     settings = get_settings()
     try:
         env = {**os.environ, **_cluster_env()}
-    except StartFailed as error:
-        print(f"demo: the simulated cluster did not start: {error}", file=sys.stderr)
+    except (StartFailed, BinariesMissing) as error:
+        print(f"demo: {error}", file=sys.stderr)
         return 1
     env.setdefault("STOREPLANE_STORE_VALUES_FILE", str(REPO_ROOT / "values" / "stores-local.yaml"))
     if not env.get("STOREPLANE_ADMIN_PASSWORD"):
