@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -131,22 +131,11 @@ def start_metrics_listener(settings: Settings) -> None:
     log.info("metrics at http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
 
 
-def _home_fallback(app: FastAPI) -> None:
-    """Until a dashboard home page exists at "/", send people to their tokens page after login."""
-    if not any(getattr(route, "path", None) == "/" for route in app.router.routes):
-
-        async def home() -> RedirectResponse:
-            return RedirectResponse("/account/tokens", status_code=303)
-
-        app.add_api_route("/", home, include_in_schema=False)
-
-
 @asynccontextmanager
 async def runtime(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """Enter inside the app's lifespan once app.state.session_factory exists (and the schema)."""
     factory: sessionmaker[Session] = app.state.session_factory
     await asyncio.to_thread(bootstrap_admin, factory, settings)
-    _home_fallback(app)
     metrics.set_state_source(lambda: state_counts(factory))
     start_metrics_listener(settings)
     try:
