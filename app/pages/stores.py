@@ -107,13 +107,17 @@ def _list(factory: sessionmaker[Session], user: User, settings: Settings) -> lis
 
 
 def _one(factory: sessionmaker[Session], user: User, store_id: str, settings: Settings) -> StoreView:
-    with transaction(factory) as session:
-        return _views(session, user, [store_service.found(session, user, store_id)], settings)[0]
+    return _detail_data(factory, user, store_id, settings, events=False)[0]
 
 
-def _events(factory: sessionmaker[Session], store_id: str) -> list[StoreEvent]:
+def _detail_data(
+    factory: sessionmaker[Session], user: User, store_id: str, settings: Settings, *, events: bool = True
+) -> tuple[StoreView, Store, list[StoreEvent]]:
+    """The view, the row (for the live Helm history) and the activity log, in one transaction."""
     with transaction(factory) as session:
-        return list_events(session, store_id, limit=200)
+        store = store_service.found(session, user, store_id)
+        view = _views(session, user, [store], settings)[0]
+        return view, store, list_events(session, store_id, limit=200) if events else []
 
 
 def _base(request: Request, page: PageSession, **extra: Any) -> dict[str, Any]:
@@ -189,19 +193,17 @@ async def _detail(
 ) -> HTMLResponse:
     state = request.app.state
     try:
-        view = await run_in_threadpool(_one, state.session_factory, page.user, store_id, state.settings)
+        view, store, events = await run_in_threadpool(
+            _detail_data, state.session_factory, page.user, store_id, state.settings
+        )
     except Problem as exc:
         if exc.status != 404:
             raise
         context = _base(request, page, message=exc.detail)
         return render(request, "pages/store_missing.html", context, status_code=404)
-    events = await run_in_threadpool(_events, state.session_factory, store_id)
     history: list[RevisionPublic] = []
     history_error = ""
     try:
-        store = await run_in_threadpool(
-            store_service.read_visible, state.session_factory, page.user, store_id
-        )
         history = await store_history(store, state.settings)
     except Problem as exc:  # the cluster cannot be read now: the rest of the page still helps
         history_error = exc.detail
@@ -213,7 +215,6 @@ async def _detail(
         history=list(reversed(history)),
         history_error=history_error,
         error=error,
-        can_reveal=view.store.engine in ("woocommerce",),
     )
     return render(
         request,

@@ -187,3 +187,19 @@ def test_the_password_reveal_of_a_store_without_a_release_explains_itself_and_is
     assert r.headers["Cache-Control"] == "no-store"
     [entry] = [e for e in platform.audit() if e.action == "store.password_reveal"]
     assert (entry.target, entry.outcome) == (f"store:{store.id}", "failure")
+
+
+def test_a_rollback_needs_a_revision_number_the_release_has(platform: Platform):
+    client, htmx = _browser(platform, "alice")
+    _create(client, htmx, "shop")
+    store = _store(platform, "shop")
+    _settle(platform, store.id, StoreStatus.FAILED)
+    detail = htmx | {"HX-Target": "store-detail"}
+    r = client.post(f"/stores/{store.id}/rollback", data={"revision": "two"}, headers=detail)
+    assert "Choose a revision number (1 or more) to roll back to." in r.text
+    # A Pending store has no release yet: its history is empty without asking the cluster.
+    _settle(platform, store.id, StoreStatus.PENDING)
+    r = client.post(f"/stores/{store.id}/rollback", data={"revision": "1"}, headers=detail)
+    assert "Revision 1 does not exist; this store has revisions none." in r.text
+    assert _store(platform, "shop").status == StoreStatus.PENDING
+    assert [e.outcome for e in platform.audit() if e.action == "store.rollback"] == ["failure", "failure"]
