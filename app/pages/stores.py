@@ -28,7 +28,7 @@ from app.audit import Outcome
 from app.db.engine import transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
-from app.db.stores import IdempotencyMismatch, NameTaken, list_stores
+from app.db.stores import NameTaken, list_stores
 from app.engines import ENGINES
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
@@ -158,7 +158,7 @@ async def create(
     except ValidationError as exc:
         error = validation_detail(exc.errors())
         request.state.audit_outcome = Outcome.FAILURE
-    except (NameTaken, IdempotencyMismatch) as exc:
+    except NameTaken as exc:
         error = str(exc)
         request.state.audit_outcome = Outcome.FAILURE
     except LimitExceeded as exc:

@@ -203,3 +203,15 @@ def test_a_rollback_needs_a_revision_number_the_release_has(platform: Platform):
     assert "Revision 1 does not exist; this store has revisions none." in r.text
     assert _store(platform, "shop").status == StoreStatus.PENDING
     assert [e.outcome for e in platform.audit() if e.action == "store.rollback"] == ["failure", "failure"]
+
+
+def test_a_failed_store_shows_its_reason_in_the_row(platform: Platform):
+    client, htmx = _browser(platform, "alice")
+    _create(client, htmx, "shop")
+    store = _store(platform, "shop")
+    _settle(platform, store.id, StoreStatus.FAILED)
+    with transaction(platform.db.factory) as session:
+        reason = "image cannot be pulled: wordpress:nope (ErrImagePull)"
+        session.execute(update(Store).where(Store.id == store.id).values(status_reason=reason))
+    row = client.get(f"/stores/{store.id}/row", headers=htmx).text
+    assert "Failed" in row and f'<div class="reason">{reason}</div>' in row and POLL not in row
