@@ -124,7 +124,7 @@ def _base(request: Request, page: PageSession, **extra: Any) -> dict[str, Any]:
     return {"user": page.user, "csrf_token": page.csrf, "engines": list(ENGINES.values()), **extra}
 
 
-async def _dashboard(request: Request, page: PageSession, *, status_code: int = 200, **extra: Any):
+async def _dashboard(request: Request, page: PageSession, **extra: Any) -> HTMLResponse:
     state = request.app.state
     stores = await run_in_threadpool(_list, state.session_factory, page.user, state.settings)
     return render(
@@ -132,7 +132,6 @@ async def _dashboard(request: Request, page: PageSession, *, status_code: int = 
         "pages/stores.html",
         _base(request, page, stores=stores, **extra),
         fragment="partials/stores.html",
-        status_code=status_code,
     )
 
 
