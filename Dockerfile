@@ -24,7 +24,7 @@ RUN . ./versions.env \
 
 # --- Python dependencies from uv.lock, exactly (no dev extras) -------------------------------------
 FROM ${PYTHON_IMAGE} AS deps
-ARG UV_VERSION=0.13.8
+ARG UV_VERSION=0.13.9
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never
