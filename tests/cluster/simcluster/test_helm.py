@@ -1,5 +1,6 @@
 """Helm v4 against the simulated cluster: install with --wait, helm test, uninstall."""
 
+import re
 from pathlib import Path
 
 CHART = Path(__file__).resolve().parents[2] / "fixtures" / "charts" / "hello"
@@ -11,7 +12,8 @@ def test_helm_install_wait_test_and_uninstall_a_small_chart(cluster, namespace):
     assert status["readyReplicas"] == 2
 
     out = cluster.helm("test", "hello", "-n", namespace, "--timeout", "120s")
-    assert "Phase:          Succeeded" in out or "Succeeded" in out
+    assert re.search(r"^TEST SUITE:\s+hello-test$", out, re.M), out
+    assert re.search(r"^Phase:\s+Succeeded$", out, re.M), out
 
     cluster.helm("uninstall", "hello", "-n", namespace, "--wait", "--timeout", "120s")
     assert cluster.kubectl("get", "deployment,service", "-n", namespace, "-o", "name") == ""
