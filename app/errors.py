@@ -27,6 +27,10 @@ def scrub(text: str) -> str:
 class StoreplaneError(Exception):
     """Something went wrong."""
 
+    # A transient failure says nothing about the store (the API server was away, someone else
+    # changed an object): the job retries it until its deadline without spending an attempt.
+    transient = False
+
     def __init__(self, message: str | None = None) -> None:
         self.message = scrub(message) if message else (self.__doc__ or "").strip()
         super().__init__(self.message)
@@ -43,9 +47,19 @@ class PermanentError(StoreplaneError):
 class ClusterUnreachable(RetryableError):
     """The Kubernetes API server could not be reached; the action will be retried."""
 
+    transient = True
+
 
 class Conflict(RetryableError):
     """Another change to the same object happened at the same time; the action will be retried."""
+
+    transient = True
+
+
+class Throttled(RetryableError):
+    """The Kubernetes API server asked us to slow down; the action will be retried."""
+
+    transient = True
 
 
 class StillProgressing(RetryableError):
@@ -123,7 +137,7 @@ def _helm_detail(stderr: str) -> str:
 
 # Kubernetes API status codes. 409 on update is an optimistic-concurrency conflict; 429/5xx are the
 # server asking us to come back; 403 "exceeded quota" is a quota, any other 403 is RBAC.
-_RETRYABLE_STATUS = {409: Conflict, 429: RetryableError, 500: RetryableError, 502: ClusterUnreachable,
+_RETRYABLE_STATUS = {409: Conflict, 429: Throttled, 500: RetryableError, 502: ClusterUnreachable,
                      503: ClusterUnreachable, 504: ClusterUnreachable}  # fmt: skip
 
 

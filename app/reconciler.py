@@ -1,7 +1,8 @@
 """The periodic sweep that repairs drift between the store table and the cluster.
 
-1. Expired job leases are reclaimed (the worker died): the job is queued again, or failed when it
-   has used all its attempts.
+1. Expired job leases are reclaimed (the worker died), and so are the jobs of workers that are
+   provably dead already (same host, process gone: app/jobs/liveness.py): the job is queued again,
+   or failed when it has used all its attempts.
 2. Managed namespaces with no live store are deleted once older than a grace period — they are
    left by a crash between namespace creation and the store row's last update, or by a store row
    deleted by hand. The grace period keeps the sweep away from a store being created right now.
@@ -23,6 +24,7 @@ from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Store
 from app.errors import StoreplaneError
+from app.jobs.liveness import provably_dead
 from app.jobs.outcome import reclaim_expired
 from app.lifecycle import StoreStatus, transition
 from app.settings import Settings
@@ -80,7 +82,7 @@ class Reconciler:
     async def sweep(self) -> SweepReport:
         report = SweepReport()
         try:
-            report.reclaimed_jobs = await asyncio.to_thread(reclaim_expired, self.factory)
+            report.reclaimed_jobs = await asyncio.to_thread(reclaim_expired, self.factory, dead=provably_dead)
         except Exception as exc:  # the database may be briefly unavailable; the next sweep retries
             log.exception("reclaiming expired leases failed")
             report.errors.append(f"reclaim: {type(exc).__name__}")

@@ -43,9 +43,13 @@ class Settings(UsersSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     global_concurrency: int = Field(default=16, ge=1, le=1024)
 
-    # Timeouts in seconds.
+    # Timeouts in seconds. `helm_timeout` is one store action's budget (helm's apply, then the wait
+    # for readiness); the deadlines bound a job from its first pick-up, retries included: a
+    # provisioning job, and any other job. `max_queue_seconds` bounds the time before the pick-up.
     helm_timeout: int = Field(default=600, ge=10)
     provision_deadline: int = Field(default=1200, ge=30)
+    action_deadline: int = Field(default=1200, ge=30)
+    max_queue_seconds: int = Field(default=3600, ge=60)
     lease_seconds: int = Field(default=30, ge=5)
 
     # Retries of a job that failed with a retryable error: exponential backoff, capped.

@@ -134,11 +134,15 @@ class Job(SQLModel, table=True):
     attempts: int = Field(default=0, nullable=False)
     max_attempts: int = Field(nullable=False)
     run_after: datetime = _created()
-    # Provisioning only: past this instant the store is Failed whatever the retries left.
+    # Set at the first pick-up (per kind: provisioning deadline, action deadline); past this
+    # instant the job fails whatever its retries left. Time spent queued does not count.
     deadline_at: datetime | None = _ts()
     lease_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     lease_expires_at: datetime | None = _ts(index=True)
     cancel_requested: bool = Field(default=False, nullable=False)
+    # Set while a running job only waits on the cluster (pods, a Job, a namespace going away) and
+    # so holds no worker slot: what it waits for, in words. NULL while it works (holds a slot).
+    waiting_for: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The HTTP request that caused the job, so the job's log lines can be traced back to it.
     request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

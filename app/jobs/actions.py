@@ -17,14 +17,17 @@ EventSink = Callable[[str, str], Awaitable[None]]
 
 
 class StoreActions(Protocol):
-    async def provision(self, t: Any, *, emit: EventSink, timeout: float) -> int: ...
-    async def upgrade(self, t: Any, *, emit: EventSink, timeout: float) -> int: ...
-    async def rollback(self, t: Any, revision: int, *, emit: EventSink, timeout: float) -> int: ...
-    async def verify(self, t: Any, *, emit: EventSink, timeout: float) -> None: ...
-    async def delete(self, t: Any, *, emit: EventSink, timeout: float) -> None: ...
+    """`slot` (app.jobs.slots.WorkSlot) is given back by the action while it only waits."""
+
+    async def provision(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> int: ...
+    async def upgrade(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> int: ...
+    async def rollback(self, t: Any, revision: int, *, emit: EventSink, timeout: float, slot: Any) -> int: ...
+    async def verify(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> None: ...
+    async def delete(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> None: ...
 
 
-TargetFactory = Callable[[StoreSnapshot], Any]
+# (the store as the job found it, the job's id) -> the target the actions take
+TargetFactory = Callable[[StoreSnapshot, int], Any]
 
 
 class _WithSettings:
@@ -41,7 +44,7 @@ def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
     """The real actions and their StoreTarget (imported late: unit tests of the queue never load Helm)."""
     import app.reconcile as reconcile
 
-    def target(s: StoreSnapshot) -> Any:
+    def target(s: StoreSnapshot, job_id: int) -> Any:
         return reconcile.StoreTarget(
             store_id=s.id,
             name=s.name,
@@ -51,6 +54,7 @@ def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
             release=s.name,
             host=s.host,
             values=s.chart_values,
+            job_id=job_id,
         )
 
     return _WithSettings(reconcile, settings), target  # type: ignore[return-value]
@@ -64,19 +68,20 @@ async def dispatch(
     *,
     emit: EventSink,
     timeout: float,
+    slot: Any,
 ) -> int | None:
     """Run the action for `kind`; returns the Helm revision for actions that make one."""
     match kind:
         case "provision":
-            return await actions.provision(target, emit=emit, timeout=timeout)
+            return await actions.provision(target, emit=emit, timeout=timeout, slot=slot)
         case "upgrade":
-            return await actions.upgrade(target, emit=emit, timeout=timeout)
+            return await actions.upgrade(target, emit=emit, timeout=timeout, slot=slot)
         case "rollback":
-            return await actions.rollback(target, int(args["revision"]), emit=emit, timeout=timeout)
+            return await actions.rollback(target, int(args["revision"]), emit=emit, timeout=timeout, slot=slot)
         case "verify":
-            await actions.verify(target, emit=emit, timeout=timeout)
+            await actions.verify(target, emit=emit, timeout=timeout, slot=slot)
             return None
         case "delete":
-            await actions.delete(target, emit=emit, timeout=timeout)
+            await actions.delete(target, emit=emit, timeout=timeout, slot=slot)
             return None
     raise ValueError(f"unknown job kind {kind!r}")

@@ -6,6 +6,7 @@ another worker) gets False back and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -202,14 +203,17 @@ def release(factory: sessionmaker[Session], job: ClaimedJob) -> bool:
         return True
 
 
-def reclaim_expired(factory: sessionmaker[Session]) -> list[int]:
-    """Requeue the jobs of workers that stopped heartbeating; fail those out of attempts."""
+def reclaim_expired(
+    factory: sessionmaker[Session], *, dead: Callable[[str], bool] | None = None
+) -> list[int]:
+    """Requeue the jobs of workers that stopped heartbeating — and, with `dead`, of workers that are
+    provably dead although their lease runs on; fail those out of attempts."""
     from app.jobs.queue import expired_jobs  # local: keeps the module's public surface small
 
     reclaimed: list[int] = []
     with transaction(factory) as session:
         now = utcnow()
-        for row in expired_jobs(session, now):
+        for row in expired_jobs(session, now, dead):
             assert row.id is not None
             owner = row.lease_owner
             if row.attempts >= row.max_attempts:

@@ -1,21 +1,23 @@
 """The worker loop: claim a job when a slot is free, run its store action, record the outcome.
 
-Concurrency: a semaphore bounds the Helm actions of this worker; the claim statement bounds those of
-all workers together. Leases: a heartbeat per running job renews the lease and notices a requested
-cancellation (the store is being deleted) or a lost lease. Shutdown (SIGTERM): stop claiming, let
-running actions finish for a grace period, then cancel them — the action terminates its Helm process,
-which marks the release failed rather than leaving it pending — and hand their jobs back at once.
+Concurrency: a slot bounds the work of this worker (helm rendering and applying, API writes); the
+claim statement bounds the working jobs of all workers together. A store action gives its slot back
+while it only waits on the cluster (pods, a Job, a namespace going away: app/jobs/slots.py), so a
+worker holds any number of waiting jobs and at most `worker_concurrency` working ones. Leases: one
+heartbeat per worker renews the leases of all its jobs in one statement and notices a requested
+cancellation (the store is being deleted) or a lost lease. Crash recovery: at start, and at every
+sweep, jobs whose holder is provably dead (app/jobs/liveness.py) are taken over at once; others
+when their lease expires. Shutdown (SIGTERM): stop claiming, hand waiting jobs back at once, let
+working ones finish for a grace period, then cancel them — the action terminates its Helm process,
+which marks the release failed rather than leaving it pending — and hand their jobs back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +27,9 @@ from app.db.events import append_event
 from app.errors import PermanentError, RetryableError, scrub
 from app.jobs import outcome, queue
 from app.jobs.actions import StoreActions, TargetFactory, dispatch, reconcile_actions
+from app.jobs.liveness import new_worker_id, provably_dead
 from app.jobs.queue import ClaimedJob
+from app.jobs.slots import WorkSlot
 from app.lifecycle import Action
 from app.logging import bound_request_id
 from app.settings import Settings
@@ -33,17 +37,13 @@ from app.settings import Settings
 log = logging.getLogger("storeplane.worker")
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
 @dataclass
 class _Running:
     job: ClaimedJob
+    slot: WorkSlot
     action: asyncio.Task[int | None] | None = None
     # Why we cancelled the action ourselves: "cancel", "lease", "timeout" or "shutdown".
     why: str | None = None
-    heartbeat: asyncio.Task[None] | None = field(default=None, repr=False)
     engine: str = "unknown"  # for metrics labels, once the store snapshot is read
 
 
@@ -72,9 +72,16 @@ class Worker:
     def running_jobs(self) -> int:
         return len(self._running)
 
+    @property
+    def waiting_jobs(self) -> int:
+        """Running jobs that hold no slot: they only wait on the cluster."""
+        return sum(1 for r in self._running.values() if not r.slot.held)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until `stop` is set, then shut down gracefully."""
         log.info("worker started", extra={"worker": self.id})
+        await self._take_over_dead_holders()
+        beating = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.id}")
         try:
             while not stop.is_set():
                 await self._wait_for_slot(stop)
@@ -85,12 +92,35 @@ class Worker:
                     self._slots.release()
                     await _sleep_or_stop(stop, self.settings.poll_seconds)
                     continue
-                task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+                slot = self._new_slot()
+                slot.job_id = job.id
+                task = asyncio.create_task(self._execute(job, slot), name=f"job-{job.id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._job_done)
         finally:
             await self._shutdown()
+            beating.cancel()
         log.info("worker stopped", extra={"worker": self.id})
+
+    def _new_slot(self) -> WorkSlot:
+        cfg = self.settings
+        return WorkSlot(
+            self._slots,
+            self.factory,
+            worker_id=self.id,
+            global_limit=cfg.global_concurrency,
+            poll_seconds=cfg.poll_seconds,
+        )
+
+    async def _take_over_dead_holders(self) -> None:
+        """A restart on the same host: the jobs of our dead predecessor are due now, not at lease end."""
+        try:
+            taken = await asyncio.to_thread(outcome.reclaim_expired, self.factory, dead=provably_dead)
+        except Exception:
+            log.exception("taking over the jobs of dead workers failed; their leases will expire")
+            return
+        if taken:
+            log.info("took over the jobs of dead workers", extra={"worker": self.id, "jobs": taken})
 
     async def _wait_for_slot(self, stop: asyncio.Event) -> None:
         acquire = asyncio.ensure_future(self._slots.acquire())
@@ -103,13 +133,17 @@ class Worker:
             self._slots.release()
 
     async def _claim(self) -> ClaimedJob | None:
+        cfg = self.settings
+        deadlines = {kind.value: float(cfg.action_deadline) for kind in Action}
+        deadlines[Action.PROVISION.value] = float(cfg.provision_deadline)
         try:
             return await asyncio.to_thread(
                 queue.claim,
                 self.factory,
                 worker_id=self.id,
-                lease_seconds=self.settings.lease_seconds,
-                global_limit=self.settings.global_concurrency,
+                lease_seconds=cfg.lease_seconds,
+                global_limit=cfg.global_concurrency,
+                deadlines=deadlines,
             )
         except Exception:
             # The database is unreachable or busy: log and try again at the next poll.
@@ -118,7 +152,6 @@ class Worker:
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("job task crashed", exc_info=task.exception())
 
@@ -126,6 +159,10 @@ class Worker:
         if not self._tasks:
             return
         log.info("waiting for running jobs", extra={"worker": self.id, "jobs": len(self._running)})
+        # A job that only waits has nothing to finish: hand it back now, the next worker resumes it.
+        for running in list(self._running.values()):
+            if not running.slot.held:
+                self._interrupt(running, "shutdown")
         _done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_seconds)
         if pending:
             for running in list(self._running.values()):
@@ -137,9 +174,9 @@ class Worker:
             running.why = why
             running.action.cancel()
 
-    async def _execute(self, job: ClaimedJob) -> None:
+    async def _execute(self, job: ClaimedJob, slot: WorkSlot) -> None:
         with bound_request_id(job.request_id):  # every line this job logs names the request behind it
-            running = _Running(job=job)
+            running = _Running(job=job, slot=slot)
             self._running[job.id] = running
             fields = {"job_id": job.id, "store_id": job.store_id, "kind": job.kind, "attempt": job.attempts}
             log.info("job %s: %s of store %s started", job.id, job.kind, job.store_id, extra=fields)
@@ -148,13 +185,19 @@ class Worker:
                 log.info("job %s: %s of store %s done", job.id, job.kind, job.store_id, extra=fields)
             finally:
                 self._running.pop(job.id, None)
-                if running.heartbeat is not None:
-                    running.heartbeat.cancel()
+                slot.release()
 
     async def _run_job(self, running: _Running) -> None:
         job, cfg = running.job, self.settings
         if job.cancel_requested:
             await self._db(outcome.cancel, job, max_attempts=cfg.job_max_attempts)
+            return
+        if job.attempts == 1 and job.queued_for > cfg.max_queue_seconds:
+            reason = (
+                f"waited {job.queued_for:.0f}s in the queue, longer than the bound of "
+                f"{cfg.max_queue_seconds}s: the platform has more work than workers; try again"
+            )
+            await self._fail(running, reason, 0.0, "queue_timeout")
             return
         remaining = self._remaining(job)
         if remaining is not None and remaining <= 0:
@@ -173,10 +216,10 @@ class Worker:
             await self._db(_append, store_id=job.store_id, job_id=job.id, step=step, message=scrub(message))
 
         started = time.monotonic()
+        target = self.make_target(snapshot, job.id)
         running.action = asyncio.create_task(
-            dispatch(self.actions, job.kind, self.make_target(snapshot), job.args, emit=emit, timeout=timeout)
+            dispatch(self.actions, job.kind, target, job.args, emit=emit, timeout=timeout, slot=running.slot)
         )
-        running.heartbeat = asyncio.create_task(self._heartbeat(running))
         # The action has its own timeout; this one only catches an action that ignores it.
         await asyncio.wait({running.action}, timeout=timeout + 60)
         if not running.action.done():
@@ -213,7 +256,7 @@ class Worker:
         if exc is None:
             await self._db(outcome.succeed, job, revision=action.result(), took=took, **self._max())
         elif isinstance(exc, RetryableError):
-            await self._retry(running, exc.message, took)
+            await self._retry(running, exc.message, took, transient=exc.transient)
         elif isinstance(exc, PermanentError):
             await self._fail(running, exc.message, took, metrics.reason_label(exc))
         else:
@@ -222,9 +265,11 @@ class Worker:
             reason = scrub(f"internal error: {type(exc).__name__}: {exc}")
             await self._fail(running, reason, took, "internal_error")
 
-    async def _retry(self, running: _Running, reason: str, took: float) -> None:
+    async def _retry(self, running: _Running, reason: str, took: float, *, transient: bool = False) -> None:
+        """Queue the job again after a back-off. A transient failure (the API server away, a
+        conflict) spends no attempt: it is retried with capped back-off until the job's deadline."""
         cfg, job = self.settings, running.job
-        if job.attempts >= job.max_attempts:
+        if job.attempts >= job.max_attempts and not transient:
             final = f"gave up after {job.attempts} attempts: {reason}"
             await self._fail(running, final, took, "retries_exhausted")
             return
@@ -236,37 +281,43 @@ class Worker:
             return
         await self._db(outcome.retry_later, job, reason=reason, delay=delay, took=took)
 
-    async def _heartbeat(self, running: _Running) -> None:
-        cfg, job = self.settings, running.job
+    async def _heartbeat(self) -> None:
+        """Renew the leases of every job of this worker, in one statement, a few times per lease."""
+        cfg = self.settings
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(cfg.lease_seconds / 3)
+            running = list(self._running.values())
+            if not running:
+                renewed = time.monotonic()
+                continue
             try:
-                beat = await asyncio.to_thread(
-                    queue.heartbeat,
+                beats = await asyncio.to_thread(
+                    queue.heartbeat_all,
                     self.factory,
-                    job_id=job.id,
                     worker_id=self.id,
+                    job_ids=[r.job.id for r in running],
                     lease_seconds=cfg.lease_seconds,
                 )
             except Exception:
-                # Past a whole lease without a renewal another worker may have taken the job: stop,
-                # rather than risk two actions on one store. Otherwise the database may come back.
+                # Past a whole lease without a renewal another worker may have taken the jobs: stop
+                # them, rather than risk two actions on one store. Otherwise the database may come back.
                 if time.monotonic() - renewed >= cfg.lease_seconds:
-                    log.error(
-                        "job %s: lease could not be renewed for %ss; stopping it", job.id, cfg.lease_seconds
-                    )
-                    self._interrupt(running, "lease")
-                    return
-                log.exception("heartbeat of job %s failed; will try again", job.id)
+                    log.error("leases could not be renewed for %ss; stopping this worker's jobs", cfg.lease_seconds)
+                    for r in running:
+                        self._interrupt(r, "lease")
+                else:
+                    log.exception("heartbeat failed; will try again")
                 continue
             renewed = time.monotonic()
-            if not beat.alive:
-                self._interrupt(running, "lease")
-                return
-            if beat.cancel_requested:
-                self._interrupt(running, "cancel")
-                return
+            for r in running:
+                beat = beats.get(r.job.id)
+                if beat is None:
+                    continue
+                if not beat.alive:
+                    self._interrupt(r, "lease")
+                elif beat.cancel_requested:
+                    self._interrupt(r, "cancel")
 
     def _remaining(self, job: ClaimedJob) -> float | None:
         if job.deadline_at is None:
@@ -274,8 +325,10 @@ class Worker:
         return (job.deadline_at - utcnow()).total_seconds()
 
     def _deadline_reason(self, job: ClaimedJob) -> str:
-        deadline = self.settings.provision_deadline
-        return f"the store did not become ready within the provisioning deadline ({deadline}s)"
+        if job.kind == Action.PROVISION:
+            deadline = self.settings.provision_deadline
+            return f"the store did not become ready within the provisioning deadline ({deadline}s)"
+        return f"the {job.kind} did not finish within the action deadline ({self.settings.action_deadline}s)"
 
     def _max(self) -> dict[str, int]:
         return {"max_attempts": self.settings.job_max_attempts}

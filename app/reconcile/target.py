@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app import errors
 
@@ -22,11 +23,31 @@ class StoreTarget:
     release: str  # helm release name (== name)
     host: str  # "<name>.<base_domain>"
     values: dict[str, Any] = field(default_factory=dict)  # extra chart values (upgrade)
+    # The job acting on the store, if any: named in the Helm revisions it writes, so that a retry
+    # of the same job after a crash recognises its own revision instead of writing another one.
+    job_id: int | None = None
 
     def __post_init__(self) -> None:
         # The actions delete what lives in `namespace`: refuse anything but a store namespace.
         if self.namespace != f"store-{self.store_id}":
             raise ValueError(f"namespace {self.namespace!r} must be 'store-{self.store_id}'")
+
+
+class Slot(Protocol):
+    """The action's share of its worker's capacity. An action holds its slot while it works (helm
+    rendering and applying, API writes) and gives it back for as long as it only waits."""
+
+    def waiting(self, what: str) -> AbstractAsyncContextManager[None]:
+        """Give the slot back for the body of the `async with`; take it back afterwards."""
+        ...
+
+
+class NoSlot:
+    """Outside a worker (tests, tools) there is no capacity to give back."""
+
+    @asynccontextmanager
+    async def waiting(self, what: str) -> AsyncIterator[None]:
+        yield
 
 
 class Budget:
