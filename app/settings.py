@@ -29,6 +29,10 @@ class Settings(UsersSettings):
 
     # The helm v4 binary; empty means the one on PATH.
     helm_binary: str = ""
+    # Revisions Helm keeps per store (`--history-max`): how far back a rollback can reach. Each is a
+    # Secret of ~70 KB in etcd (the chart's files travel with every revision): 1,000 stores at 5
+    # revisions each take ~350 MB.
+    helm_history_max: int = Field(default=5, ge=2, le=50)
     # The store chart: a directory, a packaged .tgz or an OCI reference.
     store_chart: str = str(REPO_ROOT / "store-chart")
     store_chart_version: str = ""

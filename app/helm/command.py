@@ -11,6 +11,9 @@
    strategy out so logs and `ps` show exactly what runs and a future default cannot change it.
 3. Tests and the job runner need to see which helm processes are alive (to count them, or to
    SIGKILL one in a crash test): `running` maps pid → argv.
+4. A helm process must not outlive its worker: if the worker is SIGKILLed (OOM, a node dying) an
+   orphaned helm would keep acting on a release that the next worker then unlocks and acts on too.
+   Each helm child carries PR_SET_PDEATHSIG (app/childproc.py), so the kernel kills it with us.
 
 `disable_validation` in pyhelm3 is broken (it extends the argv with single characters); we never
 set it. `helm test` has no pyhelm3 method, so `test()` below goes through the same `run`.
@@ -30,6 +33,7 @@ from pyhelm3 import errors
 from pyhelm3.command import CHART_NOT_FOUND, CONNECTION_ERROR, Command
 
 from app import metrics
+from app.childproc import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class HelmCommand(Command):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=self._env,
+            preexec_fn=die_with_parent,
         )
         self.running[proc.pid] = argv
         try:

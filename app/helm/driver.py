@@ -3,9 +3,12 @@
 Flags we always pass, and why:
 - `upgrade --install`: one idempotent verb for first install and every retry; values on stdin
   (pyhelm3 does `--values -`) so nothing about a store lands in argv, `ps` or logs.
-- `--wait=watcher --wait-for-jobs`: kstatus readiness of every object, and the setup Job done.
+- no `--wait`: helm renders and applies, then exits (Helm 4's default `hookOnly` still waits for
+  hook Jobs, which is why the store chart runs its set-up as a plain Job). Waiting for readiness is
+  done by app.reconcile.ready without a helm process and without a worker slot; a failed upgrade is
+  rolled back by app.reconcile.upgrade, so no `--rollback-on-failure` (it would force a wait).
 - `--timeout`: the job runner's remaining budget, so helm gives up before the job's deadline.
-- `--rollback-on-failure` only when the release has a deployed revision (see reconcile/upgrade.py).
+- `--history-max`: STOREPLANE_HELM_HISTORY_MAX revisions kept per store (etcd holds each one).
 - never `--create-namespace`: app.kube creates the namespace with its labels first.
 """
 
@@ -23,8 +26,6 @@ from app import errors
 from app.helm.command import HelmCommand
 from app.helm.revision import Revision, parse_time
 from app.settings import Settings
-
-HISTORY_MAX = 10  # revisions Helm keeps per release; older ones are pruned by helm itself
 
 
 def _seconds(timeout: float) -> str:
@@ -51,7 +52,7 @@ class HelmDriver:
             executable=binary,
             kubeconfig=resolve_kubeconfig(settings),
             kubecontext=settings.kube_context or None,
-            history_max_revisions=HISTORY_MAX,
+            history_max_revisions=settings.helm_history_max,
             env=env,
         )
 
@@ -91,25 +92,22 @@ class HelmDriver:
         values: dict[str, Any],
         *,
         timeout: float,
-        rollback_on_failure: bool,
+        action: str,
         chart_version: str = "",
         description: str = "",
     ) -> int:
-        """`helm upgrade --install` and wait until ready; returns the new revision number."""
-        action = "upgrade" if rollback_on_failure else "install"
+        """`helm upgrade --install` without waiting for readiness; returns the new revision number.
+        `action` ("install", "upgrade") only names the step in error messages."""
         try:
             status = await self.command.install_or_upgrade(
                 release,
                 chart,
                 values,
-                atomic=rollback_on_failure,
-                atomic_arg="--rollback-on-failure",
                 create_namespace=False,
                 description=description or None,
                 namespace=namespace,
                 timeout=_seconds(timeout),
                 version=chart_version or None,
-                wait=True,
             )
         except helm_errors.Error as exc:
             raise _failure(action, exc) from exc
@@ -118,18 +116,17 @@ class HelmDriver:
         return int(status["version"])
 
     async def rollback(self, release: str, namespace: str, revision: int, *, timeout: float) -> None:
-        """`helm rollback <revision> --wait=watcher`: a new revision with the old one's manifest."""
+        """`helm rollback <revision>` (no readiness wait): a new revision with the old one's manifest."""
         try:
-            await self.command.rollback(
-                release, revision, namespace=namespace, timeout=_seconds(timeout), wait=True
-            )
+            await self.command.rollback(release, revision, namespace=namespace, timeout=_seconds(timeout))
         except helm_errors.Error as exc:
             raise _failure("rollback", exc) from exc
 
     async def uninstall(self, release: str, namespace: str, *, timeout: float) -> bool:
-        """`helm uninstall --wait`; False when there was no release to uninstall."""
+        """`helm uninstall` (no wait: the namespace deletion that follows is waited for);
+        False when there was no release to uninstall."""
         try:
-            await self.command.uninstall(release, namespace=namespace, timeout=_seconds(timeout), wait=True)
+            await self.command.uninstall(release, namespace=namespace, timeout=_seconds(timeout))
         except helm_errors.ReleaseNotFoundError:
             return False
         except helm_errors.Error as exc:

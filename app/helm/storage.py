@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import yaml
+
 from app.helm.revision import Revision, parse_time
 
 PENDING_STATUSES = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
@@ -68,11 +70,29 @@ def encode_release(record: dict[str, Any]) -> bytes:
     return base64.b64encode(packed)
 
 
-def mark_failed(record: dict[str, Any], labels: dict[str, str], reason: str) -> tuple[dict, dict]:
-    """A copy of a pending record and its Secret labels, now `failed` with `reason` as description."""
+def manifest_objects(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(kind, name) of every object the revision's manifest applies (hooks are kept apart by Helm
+    and are not in it)."""
+    found = []
+    for doc in yaml.safe_load_all(record.get("manifest") or ""):
+        if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name"):
+            found.append((str(doc["kind"]), str(doc["metadata"]["name"])))
+    return found
+
+
+def mark_failed(
+    record: dict[str, Any],
+    labels: dict[str, str],
+    reason: str,
+    *,
+    from_statuses: frozenset[str] = PENDING_STATUSES,
+) -> tuple[dict, dict]:
+    """A copy of the record and its Secret labels, now `failed` with `reason` as description.
+    Refuses (ValueError) a record whose status is not one of `from_statuses`."""
     status = record.get("info", {}).get("status", "")
-    if status not in PENDING_STATUSES:
-        raise ValueError(f"release revision is {status or 'without status'}, not pending: nothing to unlock")
+    if status not in from_statuses:
+        expected = " or ".join(sorted(from_statuses))
+        raise ValueError(f"release revision is {status or 'without status'}, not {expected}")
     info = {**record["info"], "status": "failed", "description": reason}
     new_labels = {**labels, "status": "failed", "modifiedAt": str(int(time.time()))}
     return {**record, "info": info}, new_labels

@@ -77,7 +77,9 @@ async def dispatch(
         case "upgrade":
             return await actions.upgrade(target, emit=emit, timeout=timeout, slot=slot)
         case "rollback":
-            return await actions.rollback(target, int(args["revision"]), emit=emit, timeout=timeout, slot=slot)
+            return await actions.rollback(
+                target, int(args["revision"]), emit=emit, timeout=timeout, slot=slot
+            )
         case "verify":
             await actions.verify(target, emit=emit, timeout=timeout, slot=slot)
             return None

@@ -51,7 +51,7 @@ def _start_time(pid: int, proc: Path = PROC) -> str | None:
 
 def _pid_namespace(proc: Path = PROC) -> str:
     try:
-        return os.readlink(proc / "self" / "ns" / "pid").removeprefix("pid:").strip("[]")
+        return str((proc / "self" / "ns" / "pid").readlink()).removeprefix("pid:").strip("[]")
     except OSError:
         return "unknown"
 

@@ -303,7 +303,9 @@ class Worker:
                 # Past a whole lease without a renewal another worker may have taken the jobs: stop
                 # them, rather than risk two actions on one store. Otherwise the database may come back.
                 if time.monotonic() - renewed >= cfg.lease_seconds:
-                    log.error("leases could not be renewed for %ss; stopping this worker's jobs", cfg.lease_seconds)
+                    log.error(
+                        "leases could not be renewed for %ss; stopping this worker's jobs", cfg.lease_seconds
+                    )
                     for r in running:
                         self._interrupt(r, "lease")
                 else:

@@ -17,15 +17,26 @@ from functools import lru_cache
 
 from lightkube.resources.core_v1 import Namespace
 
-from app.kube import access, namespaces, secrets, volumes
+from app.kube import access, namespaces, readiness, secrets, volumes
 from app.kube import diagnose as _diagnose
 from app.kube.client import ClientPool, api_call
 from app.kube.diagnose import Diagnosis, Finding
 from app.kube.namespaces import ManagedNamespace, store_labels
+from app.kube.readiness import ObjectRef, Readiness
 from app.kube.secrets import SecretRecord
 from app.settings import Settings, get_settings
 
-__all__ = ["Diagnosis", "Finding", "Kube", "ManagedNamespace", "SecretRecord", "get_kube", "store_labels"]
+__all__ = [
+    "Diagnosis",
+    "Finding",
+    "Kube",
+    "ManagedNamespace",
+    "ObjectRef",
+    "Readiness",
+    "SecretRecord",
+    "get_kube",
+    "store_labels",
+]
 
 
 class Kube:
@@ -61,25 +72,39 @@ class Kube:
     async def list_managed_namespaces(self) -> list[ManagedNamespace]:
         return await namespaces.list_managed(self._pool.get())
 
-    async def delete_namespace(self, name: str, *, timeout: float, store_id: str | None = None) -> bool:
+    async def delete_namespace(
+        self,
+        name: str,
+        *,
+        timeout: float,
+        store_id: str | None = None,
+        volumes_known: list[str] | None = None,
+    ) -> bool:
         """Delete a Storeplane-managed namespace, wait until it is gone, then delete the
         PersistentVolumes its claims left (see volumes.py) and wait for those too.
+        `volumes_known`: the volumes of its claims, if the caller read them already (volumes_of).
         False if the namespace was already absent (its leftover volumes are still removed)."""
         deadline = time.monotonic() + timeout
         client = self._pool.get()
+        known = volumes_known if volumes_known is not None else await volumes.claimed_volumes(client, name)
         existed = await namespaces.delete_namespace(client, name, timeout=timeout, store_id=store_id)
-        await volumes.remove_volumes_of(client, name, timeout=max(deadline - time.monotonic(), 1.0))
+        if not known:  # no claim to ask (gone already, or never any): only the cluster-wide list can tell
+            known = await volumes.volumes_left_by(client, name)
+        left = max(deadline - time.monotonic(), 1.0)
+        await volumes.remove_volumes(client, name, known, timeout=left)
         return existed
 
     async def diagnose(self, namespace: str, since: datetime | None = None) -> Diagnosis:
         """Why the namespace's workloads are not ready; events older than `since` are ignored."""
         return await _diagnose.diagnose(self._pool.get(), namespace, since)
 
-    async def volumes_of(self, namespace: str) -> list[str]:
-        return await volumes.volumes_of(self._pool.get(), namespace)
+    async def readiness(self, namespace: str, refs: list[ObjectRef]) -> Readiness:
+        """Whether the workloads named by `refs` are ready (kstatus semantics, see readiness.py)."""
+        return await readiness.read(self._pool.get(), namespace, refs)
 
-    async def remove_volumes_of(self, namespace: str, *, timeout: float) -> list[str]:
-        return await volumes.remove_volumes_of(self._pool.get(), namespace, timeout=timeout)
+    async def volumes_of(self, namespace: str) -> list[str]:
+        """The PersistentVolumes bound to the claims of `namespace`."""
+        return await volumes.claimed_volumes(self._pool.get(), namespace)
 
     async def read_secret(self, namespace: str, name: str) -> SecretRecord | None:
         return await secrets.read_secret(self._pool.get(), namespace, name)

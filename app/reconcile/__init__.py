@@ -15,16 +15,20 @@ from app.reconcile import rollback as _rollback
 from app.reconcile import uninstall as _uninstall
 from app.reconcile import upgrade as _upgrade
 from app.reconcile import verify as _verify
-from app.reconcile.state import Observation, ReleaseState, classify, observe
-from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.ready import settle
+from app.reconcile.state import Observation, ReleaseState, applied_by, classify, observe
+from app.reconcile.target import Budget, EventSink, NoSlot, Slot, StoreTarget
 from app.reconcile.toolkit import Toolkit, toolkit
 from app.reconcile.unlock import unlock
+from app.reconcile.watch import events_since
 from app.settings import Settings
 
 __all__ = [
     "EventSink",
+    "NoSlot",
     "ReleaseState",
     "Revision",
+    "Slot",
     "StoreTarget",
     "delete",
     "history",
@@ -40,42 +44,76 @@ MAX_ROUNDS = 4
 
 
 async def provision(
-    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+    t: StoreTarget,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Make the store exist and be ready; returns its deployed revision. Idempotent: a retry after
-    a crash adopts what exists, and an already deployed release is simply reported."""
-    return await _apply(t, emit, timeout, settings, keep_deployed=True)
+    a crash adopts what exists, and an applied release is waited for rather than applied again."""
+    return await _apply(t, emit, timeout, slot or NoSlot(), settings, provisioning=True)
 
 
 async def upgrade(
-    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+    t: StoreTarget,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Apply the current chart and values as a new revision; returns it."""
-    return await _apply(t, emit, timeout, settings, keep_deployed=False)
+    return await _apply(t, emit, timeout, slot or NoSlot(), settings, provisioning=False)
 
 
 async def _apply(
-    t: StoreTarget, emit: EventSink, timeout: float, settings: Settings | None, *, keep_deployed: bool
+    t: StoreTarget,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot,
+    settings: Settings | None,
+    *,
+    provisioning: bool,
 ) -> int:
-    """Install, or upgrade from the last deployed revision. `keep_deployed`: a deployed release is
-    already what was asked for (provision), rather than something to upgrade."""
+    """Install, or upgrade from the last deployed revision. A deployed latest revision is waited
+    for, not applied again, when it is already what was asked for: a provision finds its store
+    applied (a retry), or this very job applied it before it was interrupted (its id is in the
+    revision's description)."""
     kit, budget = toolkit(settings), Budget(timeout)
     await _ensure_namespace(t, kit, emit)
     for _ in range(MAX_ROUNDS):
         observed = await observe(t, kit)
-        if keep_deployed and observed.state is ReleaseState.DEPLOYED and observed.latest:
-            await emit("provision", f"already provisioned: {observed.reason}")
-            return observed.latest.revision
+        latest = observed.latest
+        if observed.state is ReleaseState.DEPLOYED and latest is not None:
+            if provisioning:
+                await emit("provision", f"already applied: {observed.reason}; checking that it is ready")
+                await settle(
+                    t, kit, emit, slot, action="provision", revision=latest.revision,
+                    since=events_since(), budget=budget,
+                )  # fmt: skip
+                return latest.revision
+            if applied_by(latest, t.job_id):
+                before = [r.revision for r in observed.history[:-1] if r.status in {"deployed", "superseded"}]
+                previous = before[-1] if before else None
+                return await _upgrade.resume(t, kit, emit, budget, latest.revision, previous, slot)
         if not await _cleared(t, kit, emit, budget, observed):
             continue
         if observed.deployed_revision is not None:
-            return await _upgrade.upgrade(t, kit, emit, budget, observed.deployed_revision)
-        return await _install.install(t, kit, emit, budget)
+            return await _upgrade.upgrade(t, kit, emit, budget, observed.deployed_revision, slot)
+        return await _install.install(t, kit, emit, budget, slot)
     raise _unsettled(t)
 
 
 async def rollback(
-    t: StoreTarget, revision: int, *, emit: EventSink, timeout: float, settings: Settings | None = None
+    t: StoreTarget,
+    revision: int,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Roll the store back to `revision` (a new revision copying it); returns the new revision."""
     kit, budget = toolkit(settings), Budget(timeout)
@@ -86,21 +124,33 @@ async def rollback(
             raise errors.NotFound(f"store {t.name} has no release to roll back ({observed.reason})")
         if not await _cleared(t, kit, emit, budget, observed):
             continue
-        return await _rollback.rollback(t, kit, emit, budget, observed, revision)
+        return await _rollback.rollback(t, kit, emit, budget, observed, revision, slot or NoSlot())
     raise _unsettled(t)
 
 
 async def verify(
-    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+    t: StoreTarget,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    """Run the store's helm tests; PermanentError with the failing test's output if one fails."""
+    """Run the store's helm tests; PermanentError with the failing test's output if one fails.
+    `helm test` is a helm process for the whole test, so verify keeps its slot (the test is short:
+    one order through the store's API)."""
     kit, budget = toolkit(settings), Budget(timeout)
     await _require_namespace(t, kit, "verify")
     await _verify.verify(t, kit, emit, budget, await observe(t, kit))
 
 
 async def delete(
-    t: StoreTarget, *, emit: EventSink, timeout: float, settings: Settings | None = None
+    t: StoreTarget,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Remove the store: release, namespace, volumes. Returns only when they are gone."""
     kit, budget = toolkit(settings), Budget(timeout)
@@ -113,7 +163,7 @@ async def delete(
     else:
         # Absent, or already terminating: nothing helm could do that the namespace deletion won't.
         observed = classify([])
-    await _uninstall.uninstall(t, kit, emit, budget, observed)
+    await _uninstall.uninstall(t, kit, emit, budget, observed, slot or NoSlot())
 
 
 async def history(t: StoreTarget, *, settings: Settings | None = None) -> list[Revision]:

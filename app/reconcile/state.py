@@ -13,6 +13,7 @@ from enum import StrEnum
 from app import errors
 from app.helm import Revision, storage
 from app.helm.storage import PENDING_STATUSES
+from app.kube import ObjectRef
 from app.reconcile.target import StoreTarget
 from app.reconcile.toolkit import Toolkit
 
@@ -84,3 +85,25 @@ async def observe(t: StoreTarget, kit: Toolkit) -> Observation:
     except ValueError as exc:  # base64, gzip or JSON: not a record helm could read either
         raise errors.PermanentError(f"helm's record of release {t.release} is unreadable: {exc}") from exc
     return classify(storage.revisions(decoded))
+
+
+async def revision_objects(t: StoreTarget, kit: Toolkit, revision: int) -> list[ObjectRef]:
+    """The objects revision `revision` applied (its manifest), to judge their readiness."""
+    name = storage.secret_name(t.release, revision)
+    record = await kit.kube.read_secret(t.namespace, name)
+    if record is None or "release" not in record.data:
+        raise errors.Conflict(f"helm's record {name} is missing; the action will be retried")
+    try:
+        release = storage.decode_release(record.data["release"])
+    except ValueError as exc:
+        raise errors.PermanentError(f"helm's record {name} is unreadable: {exc}") from exc
+    return [ObjectRef(kind, name) for kind, name in storage.manifest_objects(release)]
+
+
+def applied_by(revision: Revision | None, job_id: int | None) -> bool:
+    """Did job `job_id` write this revision? (Its id is in the revision's description.)"""
+    return bool(revision and job_id is not None and revision.description.endswith(job_marker(job_id)))
+
+
+def job_marker(job_id: int) -> str:
+    return f"(job {job_id})"

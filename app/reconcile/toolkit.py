@@ -18,12 +18,19 @@ class Toolkit:
 
 
 @lru_cache(maxsize=8)
-def _helm(helm_binary: str, kubeconfig: str, kube_context: str) -> HelmDriver:
-    return HelmDriver(Settings(helm_binary=helm_binary, kubeconfig=kubeconfig, kube_context=kube_context))
+def _helm(helm_binary: str, kubeconfig: str, kube_context: str, history_max: int) -> HelmDriver:
+    return HelmDriver(
+        Settings(
+            helm_binary=helm_binary,
+            kubeconfig=kubeconfig,
+            kube_context=kube_context,
+            helm_history_max=history_max,
+        )
+    )
 
 
 def toolkit(settings: Settings | None = None) -> Toolkit:
     """Default: app.settings.get_settings(). Tests pass their own Settings (cluster, chart)."""
     settings = settings or get_settings()
-    helm = _helm(settings.helm_binary, settings.kubeconfig, settings.kube_context)
+    helm = _helm(settings.helm_binary, settings.kubeconfig, settings.kube_context, settings.helm_history_max)
     return Toolkit(settings=settings, helm=helm, kube=get_kube(settings))

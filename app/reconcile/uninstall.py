@@ -1,6 +1,8 @@
 """Delete: helm uninstall, then the namespace, then any PersistentVolume its claims left behind.
 
 Done only when the API server no longer has the namespace nor a PV bound to one of its claims.
+`helm uninstall` (seconds) holds the worker slot; waiting for the namespace controller and the
+volume provisioner (the bulk of a delete) gives it back, so a burst of deletes proceeds together.
 `helm uninstall` runs the chart's delete hooks and removes what the chart made; the namespace
 deletion catches everything else (a half-installed release, objects a dead helm process left).
 An interrupted earlier delete (release `uninstalling`, or pending) needs no unlock: helm's
@@ -13,12 +15,12 @@ import time
 
 from app import errors
 from app.reconcile.state import Observation, ReleaseState
-from app.reconcile.target import Budget, EventSink, StoreTarget
+from app.reconcile.target import Budget, EventSink, Slot, StoreTarget
 from app.reconcile.toolkit import Toolkit
 
 
 async def uninstall(
-    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, observed: Observation, slot: Slot
 ) -> None:
     started = time.monotonic()
     if observed.state is not ReleaseState.ABSENT:
@@ -35,7 +37,10 @@ async def uninstall(
             )
     volumes = await kit.kube.volumes_of(t.namespace)
     await emit("namespace", f"deleting namespace {t.namespace} and waiting until it is gone")
-    await kit.kube.delete_namespace(t.namespace, timeout=max(budget.remaining(), 1.0), store_id=t.store_id)
+    async with slot.waiting(f"namespace {t.namespace} to go away"):
+        await kit.kube.delete_namespace(
+            t.namespace, timeout=max(budget.remaining(), 1.0), store_id=t.store_id, volumes_known=volumes
+        )
     if volumes:
         await emit("volumes", f"persistent volumes of the store are gone: {', '.join(volumes)}")
     await emit("delete", f"namespace {t.namespace} is gone and no persistent volume of it is left")

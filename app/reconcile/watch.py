@@ -59,7 +59,7 @@ async def watched(
                 diagnosis = await kit.kube.diagnose(t.namespace, since)
             except errors.RetryableError:
                 continue  # helm will meet the same trouble and say so
-            fatal = _persisting(diagnosis, first_seen)
+            fatal = persisting(diagnosis, first_seen)
             if fatal:
                 await _stop(task)
                 await emit(action, f"stopped helm early: {diagnosis.summary()}")
@@ -72,7 +72,9 @@ async def watched(
         raise await explain(t, kit, action, since, exc) from exc
 
 
-def _persisting(diagnosis: Diagnosis, first_seen: dict[str, float]) -> bool:
+def persisting(diagnosis: Diagnosis, first_seen: dict[str, float]) -> bool:
+    """Has a permanent cause been seen for at least its grace? `first_seen` carries the clock
+    between readings (reason → when first seen); a cause that goes away restarts its clock."""
     now = time.monotonic()
     current = {f.reason for f in diagnosis.findings if f.permanent and f.reason in FATAL_GRACE}
     for reason in list(first_seen):

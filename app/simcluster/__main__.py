@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app.simcluster import control, supervisor
+from app.simcluster.latency import PROFILES, Latency
 from app.simcluster.layout import DEFAULT_ROOT, Layout
 from app.simcluster.processes import StartFailed
 
@@ -18,6 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--background", action="store_true", help="detach and return once ready")
     up.add_argument("--nodes", type=int, default=3, help="fake nodes (default 3)")
     up.add_argument("--apiserver-port", type=int, default=None, help="fixed apiserver port (default: free)")
+    up.add_argument(
+        "--latency",
+        choices=PROFILES,
+        default="fast",
+        help="fast: pods ready at once (default); realistic: image pulls, start-up, Jobs and "
+        "termination take as long as on a real cluster (docs/simulated-cluster.md)",
+    )
+    up.add_argument(
+        "--latency-scale", type=float, default=1.0, help="multiply every realistic delay (e.g. 0.1)"
+    )
     sub.add_parser("down", help="stop the cluster")
     sub.add_parser("status", help="print the cluster state")
     args = parser.parse_args(argv)
@@ -26,13 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         if not 1 <= args.nodes <= 50:
             parser.error("--nodes must be between 1 and 50")
+        try:
+            latency = Latency(args.latency, args.latency_scale)
+        except ValueError as error:
+            parser.error(str(error))
         if control.live_state(layout):
             print(f"simcluster: already running; source {layout.env_file}")
             return 0
         if not args.background:
-            return supervisor.run(layout, args.nodes, args.apiserver_port)
+            return supervisor.run(layout, args.nodes, args.apiserver_port, latency)
         try:
-            state = control.start_background(layout, args.nodes, args.apiserver_port)
+            state = control.start_background(layout, args.nodes, args.apiserver_port, latency)
         except StartFailed as error:
             print(f"simcluster: {error}", file=sys.stderr)
             return 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.simcluster import bootstrap, components
 from app.simcluster.kubeconfig import write_kubeconfig
+from app.simcluster.latency import Latency
 from app.simcluster.layout import Layout
 from app.simcluster.pins import Toolset
 from app.simcluster.pki import create_pki
@@ -20,8 +21,16 @@ STARTUP_TIMEOUT = 90.0
 
 
 class SimCluster:
-    def __init__(self, layout: Layout, tools: Toolset, nodes: int = 3, apiserver_port: int | None = None):
+    def __init__(
+        self,
+        layout: Layout,
+        tools: Toolset,
+        nodes: int = 3,
+        apiserver_port: int | None = None,
+        latency: Latency | None = None,
+    ):
         self.layout = layout
+        self.latency = latency or Latency()
         self.tools = tools
         self.nodes = nodes
         self.apiserver_port = apiserver_port
@@ -92,7 +101,7 @@ class SimCluster:
             "kube-controller-manager", components.controller_manager(self.tools, pki, kubeconfig, ports)
         )
         scheduler = self._spawn("kube-scheduler", components.scheduler(self.tools, pki, kubeconfig, ports))
-        stage_files = [self.tools.path("kwok-stages.yaml"), STAGES]
+        stage_files = self.latency.stage_files(self.tools.path("kwok-stages.yaml"), STAGES, layout.root)
         kwok = self._spawn("kwok", components.kwok(self.tools, kubeconfig, stage_files, ports))
         insecure = ssl._create_unverified_context()  # noqa: S323 - loopback health probe of a self-signed port
         scheduler.wait_until(

@@ -36,6 +36,11 @@ def etcd(tools: Toolset, data_dir: Path, ports: Ports) -> list[str]:
         "--listen-metrics-urls=",
         # A test cluster trades durability for speed: a crash loses the cluster anyway.
         "--unsafe-no-fsync=true",
+        # Keep a few minutes of history, not every revision ever written: long benchmarks (1,000
+        # stores, Helm's release Secrets rewritten on every action) should measure the platform,
+        # not an etcd that grows without bound.
+        "--auto-compaction-mode=periodic",
+        "--auto-compaction-retention=5m",
         "--log-level=warn",
     ]
 

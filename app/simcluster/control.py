@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from app.simcluster.latency import Latency
 from app.simcluster.layout import Layout
 from app.simcluster.processes import StartFailed, tail
 
@@ -31,11 +32,13 @@ def live_state(layout: Layout) -> dict | None:
     return state
 
 
-def supervisor_argv(layout: Layout, nodes: int, apiserver_port: int | None) -> list[str]:
+def supervisor_argv(
+    layout: Layout, nodes: int, apiserver_port: int | None, latency: Latency | None = None
+) -> list[str]:
     argv = [sys.executable, "-m", "app.simcluster", "--dir", str(layout.root), "up", "--nodes", str(nodes)]
     if apiserver_port:
         argv += ["--apiserver-port", str(apiserver_port)]
-    return argv
+    return argv + (latency or Latency()).argv()
 
 
 def wait_ready(layout: Layout, process: subprocess.Popen, log: Path) -> dict:
@@ -54,13 +57,15 @@ def wait_ready(layout: Layout, process: subprocess.Popen, log: Path) -> dict:
     raise StartFailed(f"cluster not ready after {START_TIMEOUT:.0f} s; see {log}:\n{tail(log)}")
 
 
-def start_background(layout: Layout, nodes: int, apiserver_port: int | None) -> dict:
+def start_background(
+    layout: Layout, nodes: int, apiserver_port: int | None, latency: Latency | None = None
+) -> dict:
     """Starts a detached supervisor (it outlives this command) and waits until it is ready."""
     layout.root.mkdir(parents=True, exist_ok=True)
     log = layout.root / "supervisor.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            supervisor_argv(layout, nodes, apiserver_port),
+            supervisor_argv(layout, nodes, apiserver_port, latency),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,6 +1,5 @@
 """Child processes that cannot outlive their parent, with health waits that show the log on failure."""
 
-import ctypes
 import os
 import signal
 import socket
@@ -12,8 +11,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
+from app.childproc import die_with_parent
 
 
 class StartFailed(RuntimeError):
@@ -23,7 +21,7 @@ class StartFailed(RuntimeError):
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec: the kernel sends SIGKILL when the parent dies,
     # so a crashed test run or a killed supervisor never leaves orphans behind.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     os.setpgrp()
 
 

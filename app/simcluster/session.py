@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.simcluster import control
 from app.simcluster.client import ClusterClient
+from app.simcluster.latency import Latency
 from app.simcluster.layout import DEFAULT_ROOT, Layout
 from app.simcluster.processes import _die_with_parent
 
@@ -22,12 +23,15 @@ def _client(state: dict) -> ClusterClient:
 
 @contextmanager
 def ensure_cluster(
-    shared: Layout | None = None, nodes: int = 3, *, reuse: bool = True
+    shared: Layout | None = None, nodes: int = 3, *, reuse: bool = True, latency: Latency | None = None
 ) -> Iterator[ClusterClient]:
     """`reuse=False` always starts a private cluster, e.g. for benchmarks that need `nodes` of
-    capacity to themselves."""
+    capacity to themselves. A live cluster is reused only if it runs the same latency profile."""
     shared = shared or Layout(DEFAULT_ROOT)
+    latency = latency or Latency()
     state = control.live_state(shared) if reuse else None
+    if state and state.get("latency", Latency().as_state()) != latency.as_state():
+        state = None
     if state:
         yield _client(state)
         return
@@ -36,7 +40,7 @@ def ensure_cluster(
         log = layout.root / "supervisor.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                control.supervisor_argv(layout, nodes, None),
+                control.supervisor_argv(layout, nodes, None, latency),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

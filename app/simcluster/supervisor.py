@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from app.simcluster.cluster import SimCluster
+from app.simcluster.latency import Latency
 from app.simcluster.layout import Layout
 from app.simcluster.pins import BinariesMissing, locate_toolset
 from app.simcluster.processes import StartFailed
@@ -22,7 +23,8 @@ def write_env_file(layout: Layout, bin_dir: Path) -> None:
     )
 
 
-def run(layout: Layout, nodes: int, apiserver_port: int | None) -> int:
+def run(layout: Layout, nodes: int, apiserver_port: int | None, latency: Latency | None = None) -> int:
+    latency = latency or Latency()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -30,7 +32,7 @@ def run(layout: Layout, nodes: int, apiserver_port: int | None) -> int:
     layout.write_state({"status": "starting", "supervisor_pid": os.getpid()})
     try:
         tools = locate_toolset()
-        cluster = SimCluster(layout, tools, nodes=nodes, apiserver_port=apiserver_port)
+        cluster = SimCluster(layout, tools, nodes=nodes, apiserver_port=apiserver_port, latency=latency)
         cluster.start()
     except (BinariesMissing, StartFailed) as error:
         layout.write_state({"status": "failed", "supervisor_pid": os.getpid(), "error": str(error)})
@@ -47,6 +49,7 @@ def run(layout: Layout, nodes: int, apiserver_port: int | None) -> int:
         "bin_dir": str(tools.bin_dir),
         "versions": tools.pins,
         "startup_seconds": cluster.timings,
+        "latency": latency.as_state(),
     }
     layout.write_state(state)
     print(f"simcluster: ready in {cluster.timings['total']} s at {state['apiserver']}", flush=True)

@@ -83,12 +83,14 @@ async def test_values_reach_the_child_on_stdin_never_in_argv(tmp_path: Path) -> 
         "/charts/store",
         {"admin": {"user": "storeadmin"}},
         timeout=60,
-        rollback_on_failure=True,
+        action="upgrade",
     )
     assert revision == 4
     argv, stdin = read(f"{seen}.argv"), read(f"{seen}.stdin")
     assert "storeadmin" not in argv
-    assert "--values -" in argv and "--rollback-on-failure" in argv and "--wait=watcher" in argv
+    assert "--values -" in argv and "--history-max 5" in argv
+    # helm applies and exits: readiness is waited for by app.reconcile.ready, without helm.
+    assert "--wait" not in argv and "--rollback-on-failure" not in argv
     assert "--create-namespace" not in argv
     assert stdin == '{"admin": {"user": "storeadmin"}}'
 
@@ -102,3 +104,71 @@ async def test_a_killed_helm_is_retryable(tmp_path: Path) -> None:
 def test_a_missing_helm_binary_is_a_permanent_error_saying_which_setting_to_fix(tmp_path: Path) -> None:
     with pytest.raises(errors.PermanentError, match="set STOREPLANE_HELM_BINARY"):
         HelmDriver(Settings(helm_binary=str(tmp_path / "nope")))
+
+
+_PARENT = """
+import asyncio, sys
+from app.helm.command import HelmCommand
+print("go", flush=True)
+asyncio.run(HelmCommand(executable=sys.argv[1]).run(["upgrade", "shop", "--namespace", "store-s-1"]))
+"""
+
+
+def test_a_helm_child_dies_with_its_worker_when_the_worker_is_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from app.helm.processes import helm_processes_for
+
+    pidfile = tmp_path / "pid"
+    helm = tmp_path / "bin" / "helm"
+    helm.parent.mkdir()
+    helm.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n")
+    helm.chmod(0o755)
+    worker = subprocess.Popen([sys.executable, "-c", _PARENT, str(helm)], stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            assert time.monotonic() < deadline, "the helm child never started"
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        os.kill(child, 0)  # alive while its worker lives
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and Path(f"/proc/{child}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the helm child outlived its killed worker"
+        time.sleep(0.05)
+    assert helm_processes_for("store-s-1") == []
+
+
+def test_leftover_helm_processes_acting_on_a_namespace_are_found_and_stopped(tmp_path: Path) -> None:
+    import subprocess
+
+    from app.helm.processes import helm_processes_for, stop_processes
+
+    import time
+
+    ready = tmp_path / "ready-store-s-9"
+    helm = tmp_path / "helm"
+    helm.write_text(f"#!/bin/sh\ntrap 'exit 0' TERM\ntouch {tmp_path}/ready-$4\nsleep 60 & wait\n")
+    helm.chmod(0o755)
+    other = subprocess.Popen([str(helm), "upgrade", "x", "--namespace", "store-other"])
+    mine = subprocess.Popen([str(helm), "upgrade", "shop", "--namespace", "store-s-9"])
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists():  # its TERM trap is set
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        found = helm_processes_for("store-s-9")
+        assert found == [mine.pid]
+        stop_processes(found, grace=5)
+        assert mine.wait(5) == 0  # it got SIGTERM and could finish cleanly
+        assert helm_processes_for("store-s-9") == []
+    finally:
+        for proc in (other, mine):
+            proc.kill()
+            proc.wait()

@@ -73,7 +73,7 @@ def _status_error(code: int, message: str) -> httpx2.HTTPStatusError:
             "the object has been modified; please apply your changes to the latest version",
             errors.Conflict,
         ),
-        (429, "too many requests", errors.RetryableError),
+        (429, "too many requests", errors.Throttled),
         (503, "service unavailable", errors.ClusterUnreachable),
         (403, 'pods "web" is forbidden: exceeded quota: compute', errors.StoreNotReady),
         (403, 'namespaces is forbidden: User "provisioner" cannot create resource', errors.PermanentError),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.kube import Diagnosis, Finding
-from app.reconcile.watch import _persisting
+from app.reconcile.watch import persisting
 
 
 def diagnosis(*reasons: str) -> Diagnosis:
@@ -13,22 +13,22 @@ def diagnosis(*reasons: str) -> Diagnosis:
 
 
 def test_a_failed_job_stops_helm_at_once() -> None:
-    assert _persisting(diagnosis("JobFailed"), {})
+    assert persisting(diagnosis("JobFailed"), {})
 
 
 def test_unschedulable_pods_stop_helm_only_after_their_grace_period() -> None:
     first_seen: dict[str, float] = {}
-    assert not _persisting(diagnosis("FailedScheduling"), first_seen)
+    assert not persisting(diagnosis("FailedScheduling"), first_seen)
     first_seen["FailedScheduling"] = time.monotonic() - 31  # as if first seen 31 s ago
-    assert _persisting(diagnosis("FailedScheduling"), first_seen)
+    assert persisting(diagnosis("FailedScheduling"), first_seen)
 
 
 def test_a_cause_that_went_away_starts_its_clock_again() -> None:
     first_seen = {"QuotaExceeded": time.monotonic() - 600}
-    assert not _persisting(diagnosis(), first_seen)
+    assert not persisting(diagnosis(), first_seen)
     assert first_seen == {}
 
 
 def test_transient_findings_never_stop_helm() -> None:
     transient = Diagnosis("store-s-1", [Finding("FailedMount", "pod/db-0", "…", permanent=False)])
-    assert not _persisting(transient, {"FailedMount": 0.0})
+    assert not persisting(transient, {"FailedMount": 0.0})
