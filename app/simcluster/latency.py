@@ -69,13 +69,22 @@ POD_STOP = Delay(1, 5)  # a pod's containers stopping within their grace period
 VOLUME_RECLAIM = Delay(1, 3)  # the provisioner deleting a released volume
 
 
-def _with_delay(stage: dict[str, Any], name: str, condition: str | None, delay: Delay, scale: float) -> dict:
+# A test may give a pod its own run time (stages.yaml); such pods keep it in every profile.
+TIMED = "has(self.metadata.annotations) && 'sim.storeplane.io/run-duration' in self.metadata.annotations"
+
+
+def _selecting(stage: dict[str, Any], name: str, condition: str | None) -> dict:
     out = copy.deepcopy(stage)
     out["metadata"]["name"] = name
     if condition is not None:
         out["spec"].setdefault("selector", {}).setdefault("matchExpressions", []).append(
             {"cel": {"expression": condition}}
         )
+    return out
+
+
+def _with_delay(stage: dict[str, Any], name: str, condition: str | None, delay: Delay, scale: float) -> dict:
+    out = _selecting(stage, name, condition)
     out["spec"]["delay"] = delay.scaled(scale)
     return out
 
@@ -111,11 +120,14 @@ def realistic_stages(stock: list[dict], ours: list[dict], scale: float) -> list[
         if stage["metadata"]["name"] != "storeplane-pod-succeed":
             out.append(stage)
             continue
+        out.append(_selecting(stage, "pod-succeed-timed", TIMED))
+        untimed = f"!({TIMED})"
         finishing = [(i, r) for i, r in enumerate(rules) if r.run is not None]
         for i, rule in finishing:
             assert rule.run is not None
-            out.append(_with_delay(stage, f"pod-succeed-{rule.name}", _exclusive(rules, i), rule.run, scale))
-        others = " && ".join(f"!({r.when})" for _, r in finishing)
+            when = f"{_exclusive(rules, i)} && {untimed}"
+            out.append(_with_delay(stage, f"pod-succeed-{rule.name}", when, rule.run, scale))
+        others = " && ".join([*(f"!({r.when})" for _, r in finishing), untimed])
         out.append(_with_delay(stage, "pod-succeed-other", others, DEFAULT_RUN, scale))
     return out
 

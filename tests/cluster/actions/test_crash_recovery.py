@@ -1,5 +1,8 @@
 """A helm process (or the whole worker) dies mid-action; the next action on the store unlocks the
-release and finishes, adopting what the dead process created instead of duplicating it."""
+release and finishes, adopting what the dead process created instead of duplicating it.
+
+helm only applies (no --wait), which takes a second; a hook Job of the test chart that runs for a
+minute (`hold.duration`) keeps it in `pending-*` long enough to kill it there on purpose."""
 
 from __future__ import annotations
 
@@ -23,6 +26,15 @@ def helm_pid(kit: Toolkit, verb: str, t: StoreTarget) -> int:
     return found[0]
 
 
+def held(t: StoreTarget, on: str, **values: object) -> StoreTarget:
+    """`t` with a hook on `on` (e.g. pre-install) that holds helm for a minute, and other values."""
+    return StoreTarget(**{**t.__dict__, "values": {**values, "hold": {"duration": "60s", "on": on}}})
+
+
+def without_hold(t: StoreTarget, **values: object) -> StoreTarget:
+    return StoreTarget(**{**t.__dict__, "values": dict(values)})
+
+
 def assert_one_of_each(cluster: ClusterClient, t: StoreTarget) -> None:
     assert names(cluster, "deployment", t.namespace) == [f"deployment.apps/{t.release}-web"]
     assert names(cluster, "statefulset", t.namespace) == [f"statefulset.apps/{t.release}-db"]
@@ -35,7 +47,9 @@ def assert_one_of_each(cluster: ClusterClient, t: StoreTarget) -> None:
 async def test_helm_killed_mid_install_leaves_pending_install_and_the_next_provision_unlocks_and_finishes(
     cluster: ClusterClient, settings: Settings, kit: Toolkit, target: StoreTarget, events: Events
 ) -> None:
-    first = asyncio.create_task(reconcile.provision(target, emit=events, timeout=180, settings=settings))
+    first = asyncio.create_task(
+        reconcile.provision(held(target, "pre-install"), emit=events, timeout=180, settings=settings)
+    )
     await wait_for_release_status(kit, target, "pending-install")
     os.kill(helm_pid(kit, "upgrade", target), signal.SIGKILL)
     with pytest.raises(errors.RetryableError, match="helm install was killed by signal 9"):
@@ -56,8 +70,12 @@ async def test_worker_dying_mid_upgrade_leaves_pending_upgrade_and_the_next_upgr
     cluster: ClusterClient, settings: Settings, kit: Toolkit, target: StoreTarget, events: Events
 ) -> None:
     await reconcile.provision(target, emit=events, timeout=180, settings=settings)
-    changed = StoreTarget(**{**target.__dict__, "values": {"note": "second"}})
-    task = asyncio.create_task(reconcile.upgrade(changed, emit=events, timeout=180, settings=settings))
+    changed = without_hold(target, note="second")
+    task = asyncio.create_task(
+        reconcile.upgrade(
+            held(target, "pre-upgrade", note="second"), emit=events, timeout=180, settings=settings
+        )
+    )
     await wait_for_release_status(kit, target, "pending-upgrade")
     # The worker dies: its helm child is killed and its task never resumes normally.
     os.kill(helm_pid(kit, "upgrade", target), signal.SIGKILL)
@@ -76,7 +94,7 @@ async def test_worker_dying_mid_upgrade_leaves_pending_upgrade_and_the_next_upgr
 async def test_worker_dying_mid_delete_leaves_uninstalling_and_the_next_delete_removes_everything(
     cluster: ClusterClient, settings: Settings, kit: Toolkit, target: StoreTarget, events: Events
 ) -> None:
-    await reconcile.provision(target, emit=events, timeout=180, settings=settings)
+    await reconcile.provision(held(target, "pre-delete"), emit=events, timeout=180, settings=settings)
     task = asyncio.create_task(reconcile.delete(target, emit=events, timeout=180, settings=settings))
     await wait_for_release_status(kit, target, "uninstalling")
     os.kill(helm_pid(kit, "uninstall", target), signal.SIGKILL)
@@ -98,7 +116,8 @@ async def test_cancelling_an_action_stops_helm_with_sigterm_so_the_release_ends_
 ) -> None:
     """Graceful shutdown: the job runner cancels the action; helm gets SIGTERM (not the shell
     pyhelm3 would have started) and records the release as failed before it exits."""
-    task = asyncio.create_task(reconcile.provision(target, emit=events, timeout=180, settings=settings))
+    held_install = held(target, "pre-install")
+    task = asyncio.create_task(reconcile.provision(held_install, emit=events, timeout=180, settings=settings))
     await wait_for_release_status(kit, target, "pending-install")
     pid = helm_pid(kit, "upgrade", target)
     task.cancel()
@@ -112,18 +131,21 @@ async def test_worker_dying_mid_rollback_leaves_pending_rollback_and_the_next_ro
     cluster: ClusterClient, settings: Settings, kit: Toolkit, target: StoreTarget, events: Events
 ) -> None:
     await reconcile.provision(target, emit=events, timeout=180, settings=settings)
-    changed = StoreTarget(**{**target.__dict__, "values": {"note": "second"}})
-    assert await reconcile.upgrade(changed, emit=events, timeout=180, settings=settings) == 2
-    task = asyncio.create_task(reconcile.rollback(target, 1, emit=events, timeout=180, settings=settings))
+    # Helm runs the pre-rollback hook of the revision rolled back to: revision 2 holds a rollback.
+    second = held(target, "pre-rollback", note="second")
+    assert await reconcile.upgrade(second, emit=events, timeout=180, settings=settings) == 2
+    third = without_hold(target, note="third")
+    assert await reconcile.upgrade(third, emit=events, timeout=180, settings=settings) == 3
+    task = asyncio.create_task(reconcile.rollback(target, 2, emit=events, timeout=180, settings=settings))
     await wait_for_release_status(kit, target, "pending-rollback")
     os.kill(helm_pid(kit, "rollback", target), signal.SIGKILL)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert release_statuses(cluster, target)[-1] == (3, "pending-rollback")
+    assert release_statuses(cluster, target)[-1] == (4, "pending-rollback")
 
-    assert await reconcile.rollback(target, 1, emit=events, timeout=180, settings=settings) == 4
-    assert release_statuses(cluster, target)[-2:] == [(3, "failed"), (4, "deployed")]
+    assert await reconcile.rollback(target, 1, emit=events, timeout=180, settings=settings) == 5
+    assert release_statuses(cluster, target)[-2:] == [(4, "failed"), (5, "deployed")]
     note = cluster.kubectl_json("get", "configmap", f"{target.release}-settings", "-n", target.namespace)
     assert note["data"]["note"] == "first"
     assert_one_of_each(cluster, target)

@@ -147,10 +147,9 @@ def test_a_helm_child_dies_with_its_worker_when_the_worker_is_killed(tmp_path: P
 
 def test_leftover_helm_processes_acting_on_a_namespace_are_found_and_stopped(tmp_path: Path) -> None:
     import subprocess
+    import time
 
     from app.helm.processes import helm_processes_for, stop_processes
-
-    import time
 
     ready = tmp_path / "ready-store-s-9"
     helm = tmp_path / "helm"

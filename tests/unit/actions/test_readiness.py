@@ -112,6 +112,9 @@ def test_claims_must_be_bound_and_bare_pods_ready_or_succeeded() -> None:
 
 
 def test_the_objects_of_a_revision_come_from_its_manifest_without_its_hooks() -> None:
-    manifest = "---\nkind: Deployment\nmetadata:\n  name: web\n---\n# empty\n---\nkind: Service\nmetadata: {name: web}\n"
+    manifest = (
+        "---\nkind: Deployment\nmetadata:\n  name: web\n---\n# empty\n"
+        "---\nkind: Service\nmetadata: {name: web}\n"
+    )
     record = {"manifest": manifest, "hooks": [{"name": "order-test", "kind": "Pod"}]}
     assert manifest_objects(record) == [("Deployment", "web"), ("Service", "web")]

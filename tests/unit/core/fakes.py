@@ -81,7 +81,7 @@ class FakeActions:
 
     async def rollback(
         self, t: StoreSnapshot, revision: int, *, emit: Any, timeout: float, slot: Any = None
-    ) -> int:  # noqa: ASYNC109
+    ) -> int:
         await self._run("rollback", t, emit, timeout, slot)
         self.revisions[t.name] += 1
         return self.revisions[t.name]

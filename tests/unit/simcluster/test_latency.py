@@ -53,6 +53,14 @@ def test_pods_that_run_to_completion_take_their_run_time_and_failures_stay_immed
     assert "storeplane-pod-succeed" not in out and "storeplane-pod-fail" in out
 
 
+def test_a_pod_given_its_own_run_time_by_a_test_keeps_it(tmp_path: Path) -> None:
+    out = stages(tmp_path)
+    timed = out["pod-succeed-timed"]["spec"]
+    assert timed["delay"]["durationFrom"]["jq"]["expression"].endswith('["sim.storeplane.io/run-duration"]')
+    untimed = out["pod-succeed-woocommerce-setup"]["spec"]["selector"]["matchExpressions"][-1]["cel"]
+    assert "!(has(self.metadata.annotations)" in untimed["expression"]
+
+
 def test_deletion_and_volume_reclaim_take_time_too(tmp_path: Path) -> None:
     out = stages(tmp_path)
     assert out["pod-delete"]["spec"]["delay"]["jitterDurationMilliseconds"] == 5000
