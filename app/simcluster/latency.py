@@ -33,7 +33,8 @@ class Delay:
 
 # What kind of pod: a Job's pod, a bare pod that runs to completion (a `helm test` pod), or a
 # long-running pod of a Deployment or StatefulSet.
-JOB_POD = "has(self.metadata.ownerReferences) && self.metadata.ownerReferences.exists(o, o.kind == 'Job')"
+# (KWOK's CEL cannot iterate ownerReferences; the Job controller labels its pods instead.)
+JOB_POD = "has(self.metadata.labels) && 'batch.kubernetes.io/job-name' in self.metadata.labels"
 LONG_RUNNING = "self.spec.restartPolicy == 'Always'"
 TEST_POD = f"!({LONG_RUNNING}) && !({JOB_POD})"
 
