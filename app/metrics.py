@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     start_http_server,
 )
@@ -81,6 +82,17 @@ LIMIT_REJECTIONS = Counter(
     "storeplane_limit_rejections",
     "Store creations refused by a store limit, by limit name.",
     ["limit"],
+    registry=REGISTRY,
+)
+KUBERNETES_API_UP = Gauge(
+    "storeplane_kubernetes_api_up",
+    "1 when this process's last check of the Kubernetes API answered, 0 when it did not (not part of "
+    "readiness: the dashboard and the job queue work without it; store actions retry).",
+    registry=REGISTRY,
+)
+KUBERNETES_API_LAST_SUCCESS = Gauge(
+    "storeplane_kubernetes_api_last_success_timestamp_seconds",
+    "Unix time of this process's last successful check of the Kubernetes API (0: none yet).",
     registry=REGISTRY,
 )
 
