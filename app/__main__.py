@@ -107,15 +107,24 @@ async def _worker() -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    log = logging.getLogger("storeplane.worker")
     from app.db.migrate import SchemaBehind, SchemaTooNew, verify_schema
+    from app.errors import PermanentError
 
     try:
         await asyncio.to_thread(verify_schema, settings.effective_database_url)
     except (SchemaTooNew, SchemaBehind) as exc:
-        logging.getLogger("storeplane.worker").critical("cannot start: %s", exc.message)
+        log.critical("cannot start: %s", exc.message)
         return 3
     engine = make_engine(settings.effective_database_url)
     factory = make_sessionmaker(engine)
+    try:
+        # Both load the kubeconfig now: a missing or unreadable one stops the start with its reason.
+        worker, reconciler = Worker(factory, settings), Reconciler(factory, settings)
+    except PermanentError as exc:
+        log.critical("cannot start: %s", exc.message)
+        engine.dispose()
+        return 2
     from app.auth.wiring import start_metrics_listener, state_counts
 
     metrics.set_state_source(lambda: state_counts(factory))
@@ -127,8 +136,8 @@ async def _worker() -> int:
     cluster = ClusterStatus(kube_ping(settings))
     try:
         await asyncio.gather(
-            Worker(factory, settings).run(stop),
-            Reconciler(factory, settings).run(stop),
+            worker.run(stop),
+            reconciler.run(stop),
             cluster.run(stop, interval=30),  # storeplane_kubernetes_api_up of this worker
             Heartbeat(heartbeat_path(settings)).run(stop),  # what `probe alive` reads
         )

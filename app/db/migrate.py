@@ -36,6 +36,8 @@ from app.errors import PermanentError
 from app.settings import REPO_ROOT
 
 log = logging.getLogger("storeplane.migrate")
+# Alembic announces every plugin it loads at INFO; its "Running upgrade …" lines are the useful ones.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 COMPAT_TABLE = "schema_compatibility"
 DECLARATION = "oldest_compatible_revision"
