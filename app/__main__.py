@@ -98,7 +98,7 @@ def _serve(*, workers: bool) -> int:
 
 async def _worker() -> int:
     from app import metrics
-    from app.cluster_status import ClusterStatus, kube_ping
+    from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
     from app.db.engine import make_engine, make_sessionmaker
     from app.jobs.worker import Worker
     from app.logging import configure_logging
@@ -133,7 +133,7 @@ async def _worker() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    cluster = ClusterStatus(kube_ping(settings))
+    cluster = ClusterStatus(kube_ping(settings), hint=container_loopback_hint(settings))
     try:
         await asyncio.gather(
             worker.run(stop),

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
 
 from app import metrics
 from app.settings import Settings
@@ -39,6 +44,34 @@ def kube_ping(settings: Settings) -> Ping:
     return ping
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1"})  # noqa: S104 - names, not binds
+CONTAINER_MARKERS = (Path("/.dockerenv"), Path("/run/.containerenv"))  # Docker, Podman
+
+
+def container_loopback_hint(settings: Settings, *, in_container: bool | None = None) -> str:
+    """Why a kubeconfig cannot work here, when it names the host's loopback from inside a container
+    (Compose with a k3d/kind/k3s kubeconfig copied as is); "" when nothing is wrong that way."""
+    if in_container is None:
+        in_container = any(marker.exists() for marker in CONTAINER_MARKERS)
+    path = settings.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    if not in_container or not path:
+        return ""
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+        context_name = settings.kube_context or config.get("current-context")
+        context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
+        server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == context["cluster"])
+    except (OSError, yaml.YAMLError, KeyError, StopIteration, TypeError):
+        return ""  # an unreadable kubeconfig has its own, clearer error when it is loaded
+    if urlsplit(server).hostname not in LOOPBACK_HOSTS:
+        return ""
+    return (
+        f"the kubeconfig names {server}, and inside a container that address is the container itself: "
+        "point it at host.docker.internal (k3d/k3s: add that name to the API server's certificate "
+        "with --tls-san) or use docker-compose.kind.yml (docs/operations.md §5)"
+    )
+
+
 @dataclass
 class ClusterState:
     reachable: bool | None = None  # None: not checked yet
@@ -48,9 +81,10 @@ class ClusterState:
 
 
 class ClusterStatus:
-    def __init__(self, ping: Ping, *, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, ping: Ping, *, timeout: float = CHECK_TIMEOUT_SECONDS, hint: str = "") -> None:
         self._ping = ping
         self._timeout = timeout
+        self._hint = hint  # added to every failure: what is probably wrong (container_loopback_hint)
         self.state = ClusterState()
 
     async def check(self) -> ClusterState:
@@ -65,6 +99,8 @@ class ClusterStatus:
         return self.state
 
     def _record(self, reachable: bool, reason: str) -> None:
+        if not reachable and self._hint:
+            reason = f"{reason} ({self._hint})"
         now = time.time()
         if reachable != self.state.reachable:
             if reachable:

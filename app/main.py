@@ -13,7 +13,7 @@ from app.api import problems
 from app.api.router import api_router
 from app.api.routes import health
 from app.auth import wiring as users_wiring
-from app.cluster_status import ClusterStatus, kube_ping
+from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
 from app.db.engine import is_sqlite, make_engine, make_sessionmaker
 from app.db.migrate import SchemaBehind, SchemaTooNew, upgrade_to_head, verify_schema
 from app.jobs.worker import Worker
@@ -50,7 +50,9 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
-        app.state.cluster_status = ClusterStatus(cluster_ping or kube_ping(settings))
+        app.state.cluster_status = ClusterStatus(
+            cluster_ping or kube_ping(settings), hint=container_loopback_hint(settings)
+        )
         stop = asyncio.Event()
         # The first check before serving, so /readyz reports the cluster from the first request on.
         await app.state.cluster_status.check()
