@@ -9,6 +9,8 @@ import re
 import signal
 import sys
 
+from pydantic import ValidationError
+
 from app.settings import get_settings
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
@@ -39,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--user", required=True, help="user name (letters, digits, '.', '_', '-')")
     create.add_argument("--admin", action="store_true", help="the user sees every store")
     args = parser.parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:
+        # One line per bad setting, not a traceback: this is what an operator reads in `kubectl logs`.
+        problems = "\n".join(f"  {_setting_name(e['loc'])}{e['msg']}" for e in exc.errors())
+        print(f"error: invalid settings:\n{problems}", file=sys.stderr)
+        return 2
 
     if args.command == "serve":
         return _serve(workers=not args.no_workers)
@@ -51,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_probes(get_settings(), args.checks)
     return _create_token(args.user, admin=args.admin)
+
+
+def _setting_name(location: tuple[object, ...]) -> str:
+    return f"STOREPLANE_{'_'.join(str(part) for part in location).upper()}: " if location else ""
 
 
 def _migrate(*, wait_seconds: float) -> int:

@@ -2,12 +2,13 @@
 
 import sys
 
-from bench import api_latency, memory, provision_overhead, worker_scaling
+from bench import api_latency, helm_memory, memory, provision_overhead, worker_scaling
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
     "latency": api_latency.main,
     "memory": memory.main,
+    "helm-memory": helm_memory.main,
     "workers": worker_scaling.main,
 }
 
