@@ -270,7 +270,7 @@ async function run(container: ExecArgs["container"], config: Config) {
       made.push("sales channel")
     }
     const sets = (current.fulfillment_sets ?? []).filter((s: any) => s?.name === NAMES.fulfillmentSet)
-    return [sets.map((s: any) => s.id) as string[], made.length ? `linked ${made.join(" and ")}` : "all linked"]
+    return [sets.map((s: any) => s.id) as string[], made.length ? `linked ${made.join(" and ")}` : "all in place"]
   })
 
   const shippingProfile = await step("shipping profile", async () => {
