@@ -53,5 +53,8 @@ def medusa_store() -> Iterator[NativeMedusa]:
     from tests.native_medusa import running_native_medusa
 
     url = os.environ.get("STOREPLANE_TEST_PG_URL")
-    with nullcontext(url) if url else throwaway_postgres() as admin_url, running_native_medusa(admin_url) as store:
+    with (
+        nullcontext(url) if url else throwaway_postgres() as admin_url,
+        running_native_medusa(admin_url) as store,
+    ):
         yield store

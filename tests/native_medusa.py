@@ -31,7 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 APP_SOURCE = ROOT / "images" / "medusa"
 ORDER_TEST = ROOT / "store-chart" / "files" / "medusa" / "order-test.mjs"
 # What the image copies besides node_modules (images/medusa/Dockerfile): the same files run here.
-APP_FILES = ("package.json", "package-lock.json", "medusa-config.ts", "tsconfig.json", "src", "scripts", "storefront")
+APP_FILES = (
+    "package.json",
+    "package-lock.json",
+    "medusa-config.ts",
+    "tsconfig.json",
+    "src",
+    "scripts",
+    "storefront",
+)
 ADMIN_EMAIL = "admin@shop.localhost"
 
 
@@ -141,9 +149,7 @@ class NativeMedusa:
 
 def run(argv: list[str], *, cwd: Path, env: dict[str, str], limit: float) -> Run:
     start = time.monotonic()
-    done = subprocess.run(
-        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=limit, check=False
-    )
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=limit, check=False)
     return Run(done.returncode, done.stdout + done.stderr, time.monotonic() - start)
 
 

@@ -85,7 +85,9 @@ def test_a_failing_set_up_step_is_named(medusa_store: NativeMedusa) -> None:
         limit=300,
     )
     assert bad.returncode == 1
-    assert "setup FAILED at step 'configuration': STORE_COUNTRIES must be ISO 3166 alpha-2 codes" in bad.output
+    assert (
+        "setup FAILED at step 'configuration': STORE_COUNTRIES must be ISO 3166 alpha-2 codes" in bad.output
+    )
 
 
 def test_the_storefront_serves_only_its_own_assets(medusa_store: NativeMedusa) -> None:

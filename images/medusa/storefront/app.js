@@ -202,6 +202,7 @@
         ...options.map((option, index) => {
           const input = element("input", { type: "radio", name: "shipping", value: option.id });
           input.checked = index === 0;
+          input.addEventListener("change", () => chooseShipping(option.id));
           const price = option.calculated_price ? option.calculated_price.calculated_amount : option.amount;
           return element(
             "label",
@@ -211,13 +212,26 @@
           );
         })
       );
-      renderCart();
+      // The first option is chosen at once, so the total shown includes its price.
+      await chooseShipping(options[0].id);
       show("cart", "delivery");
       $("delivery").scrollIntoView();
     } catch (error) {
       say(`Could not save the address: ${error.message}`);
     } finally {
       $("to-delivery").disabled = false;
+    }
+  }
+
+  async function chooseShipping(optionId) {
+    $("place-order").disabled = true;
+    try {
+      cart = (await api("POST", `/store/carts/${cart.id}/shipping-methods`, { option_id: optionId })).cart;
+      renderCart();
+    } catch (error) {
+      say(`Could not choose that shipping option: ${error.message}`);
+    } finally {
+      $("place-order").disabled = false;
     }
   }
 
@@ -233,7 +247,9 @@
     say("");
     $("place-order").disabled = true;
     try {
-      cart = (await api("POST", `/store/carts/${cart.id}/shipping-methods`, { option_id: option.value })).cart;
+      if (!(cart.shipping_methods || []).some((m) => m.shipping_option_id === option.value)) {
+        cart = (await api("POST", `/store/carts/${cart.id}/shipping-methods`, { option_id: option.value })).cart;
+      }
       const { payment_collection: collection } = await api("POST", "/store/payment-collections", {
         cart_id: cart.id,
       });
