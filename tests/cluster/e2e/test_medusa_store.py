@@ -71,7 +71,7 @@ def _failing_setup_values(tmp_path: Path) -> Path:
         "backoffLimit": 0,
         "podAnnotations": {
             "sim.storeplane.io/exit-code": "1",
-            "sim.storeplane.io/message": "setup FAILED at step 'seed': medusa exec src/scripts/setup.ts exited 1",
+            "sim.storeplane.io/message": "setup FAILED at step 'seed': medusa exec exited 1",
         },
     }
     path = tmp_path / "failing-setup-values.yaml"
