@@ -2,13 +2,14 @@
 
 import sys
 
-from bench import api_latency, memory, provision_overhead, worker_scaling
+from bench import api_latency, medusa_native, memory, provision_overhead, worker_scaling
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
     "latency": api_latency.main,
     "memory": memory.main,
     "workers": worker_scaling.main,
+    "medusa": medusa_native.main,
 }
 
 if __name__ == "__main__":
