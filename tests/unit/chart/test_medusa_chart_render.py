@@ -12,7 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, quantity, render
+from tests.unit.chart.render import (
+    CHART,
+    VALUES_DIR,
+    by_kind,
+    helm,
+    one,
+    pod_specs,
+    quantity,
+    render,
+    render_error,
+)
 from tests.unit.chart.test_chart_render import ENVIRONMENTS, allowed_flows
 
 MEDUSA = {"engine": "medusa"}
@@ -288,3 +298,34 @@ def test_an_engine_the_chart_does_not_build_fails_rendering_naming_what_it_build
     result = helm("template", "shop", str(chart), values=MEDUSA)
     assert result.returncode != 0
     assert 'engine "medusa" is not available in store chart 0.2.0: it builds woocommerce' in result.stderr
+
+
+BAD_MEDUSA_VALUES = [
+    pytest.param(
+        {"medusa": {"currency": "USD"}}, "at '/medusa/currency': 'USD' does not match pattern", id="currency"
+    ),
+    pytest.param({"medusa": {"countries": ["usa"]}}, "at '/medusa/countries/0'", id="country-code"),
+    pytest.param({"medusa": {"countries": []}}, "at '/medusa/countries': minItems", id="no-country"),
+    pytest.param({"medusa": {"product": {"price": "19,99"}}}, "at '/medusa/product/price'", id="price"),
+    pytest.param(
+        {"medusa": {"product": {"handle": "Not A Handle"}}}, "at '/medusa/product/handle'", id="handle"
+    ),
+    pytest.param({"medusa": {"product": {"stock": 0}}}, "at '/medusa/product/stock': minimum", id="stock"),
+    pytest.param(
+        {"medusa": {"postgres": {"user": "postgres"}}}, "at '/medusa/postgres/user'", id="superuser-role"
+    ),
+    pytest.param(
+        {"medusa": {"web": {"maxOldSpaceMiB": 64}}}, "at '/medusa/web/maxOldSpaceMiB': minimum", id="heap"
+    ),
+    pytest.param(
+        {"medusa": {"redis": {"enabled": True}}}, "additional properties 'redis' not allowed", id="unknown"
+    ),
+    pytest.param({"images": {"medusa": {"digest": "sha1:abc"}}}, "at '/images/medusa/digest'", id="digest"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_MEDUSA_VALUES)
+def test_the_schema_refuses_bad_medusa_values_with_a_readable_message(values: dict[str, Any], message: str):
+    error = render_error(MEDUSA | values)
+    assert "values don't meet the specifications of the schema" in error
+    assert message in error
