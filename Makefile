@@ -54,8 +54,8 @@ system-deps:
 tools:
 	bash tools/build.sh
 
-# The Medusa store's npm packages (images/medusa/package-lock.json), installed once per machine into
-# ~/.cache/storeplane/medusa-<hash of the lockfile>: a warm run installs nothing.
+# The Medusa store's npm packages (images/medusa/package-lock.json) and its admin build, installed once
+# per machine into ~/.cache/storeplane/medusa-<hash of the lockfile>: a warm run installs nothing.
 medusa-deps: system-deps
 	bash tools/medusa-deps.sh
 

@@ -5,7 +5,8 @@ and bench/, so one harness starts the store the same way everywhere.
 
 The store runs like its container: NODE_ENV=production, HOME in a scratch directory (Medusa's
 telemetry settings and swc's binding cache land there, as they land on /tmp in the pod), telemetry
-off, the admin UI off (the native run has no admin build; the admin API is what tests read).
+off, and the admin dashboard served at /app from the admin build `make medusa-deps` caches (the
+image's `medusa build --admin-only`, linked in as ./public/admin where `medusa start` looks).
 """
 
 from __future__ import annotations
@@ -47,16 +48,28 @@ class NativeStoreError(RuntimeError):
     """The native store could not be prepared or started; the message says what and how to fix it."""
 
 
-def deps_dir() -> Path:
-    """The cached node_modules for the current lockfile (tools/medusa-deps.sh decides the path)."""
+def _cache_path(flag: str) -> Path:
     out = subprocess.run(
-        ["bash", str(ROOT / "tools" / "medusa-deps.sh"), "--dir"], capture_output=True, text=True, check=False
+        ["bash", str(ROOT / "tools" / "medusa-deps.sh"), flag], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
-        raise NativeStoreError(f"tools/medusa-deps.sh --dir failed: {out.stderr.strip()}")
-    path = Path(out.stdout.strip())
+        raise NativeStoreError(f"tools/medusa-deps.sh {flag} failed: {out.stderr.strip()}")
+    return Path(out.stdout.strip())
+
+
+def deps_dir() -> Path:
+    """The cached node_modules for the current lockfile (tools/medusa-deps.sh decides the path)."""
+    path = _cache_path("--dir")
     if not (path / ".complete").is_file():
         raise NativeStoreError(f"the Medusa npm packages are not installed at {path}: run `make medusa-deps`")
+    return path
+
+
+def admin_dir() -> Path:
+    """The cached admin dashboard build for the current lockfile and medusa-config.ts."""
+    path = _cache_path("--admin-dir")
+    if not (path / "index.html").is_file():
+        raise NativeStoreError(f"the Medusa admin is not built at {path}: run `make medusa-deps`")
     return path
 
 
@@ -171,6 +184,8 @@ def _prepare_app(root: Path) -> Path:
         else:
             shutil.copy2(source, app / name)
     (app / "node_modules").symlink_to(deps_dir() / "node_modules")
+    (app / "public").mkdir()
+    (app / "public" / "admin").symlink_to(admin_dir())
     return app
 
 
@@ -181,7 +196,6 @@ def store_environment(database_url: str, url: str, home: Path, admin_password: s
         "HOME": str(home),
         "NODE_ENV": "production",
         "MEDUSA_DISABLE_TELEMETRY": "true",
-        "MEDUSA_ADMIN_DISABLED": "true",
         "DATABASE_URL": database_url,
         "JWT_SECRET": secrets.token_urlsafe(32),
         "COOKIE_SECRET": secrets.token_urlsafe(32),
@@ -238,7 +252,10 @@ def running_native_medusa(postgres_admin_url: str) -> Iterator[NativeMedusa]:
     try:
         app = _prepare_app(root)
         marker = time.time()  # after the copy: anything newer under app/ or node_modules/ is a write
-        (root / "home").mkdir()
+        # Telemetry off in the CLI's settings as well as by MEDUSA_DISABLE_TELEMETRY: no detached
+        # sender process is forked at all (it would send nothing, but outlive the store).
+        (root / "home" / ".config" / "medusa").mkdir(parents=True)
+        (root / "home" / ".config" / "medusa" / "config.json").write_text('{"telemetry": {"enabled": false}}')
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         password = secrets.token_urlsafe(24)

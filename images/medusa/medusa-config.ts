@@ -34,8 +34,8 @@ module.exports = defineConfig({
     workerMode: "shared",
   },
   admin: {
-    // The admin dashboard is built into public/admin by `medusa build --admin-only` in the image.
-    // The native tests have no admin build and turn it off; they use the admin API instead.
+    // The dashboard is built by `medusa build --admin-only` (the image; `make medusa-deps` for the
+    // native tests) and served from ./public/admin. MEDUSA_ADMIN_DISABLED=true runs without it.
     disable: process.env.MEDUSA_ADMIN_DISABLED === "true",
     path: "/app",
   },

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.native_medusa import NativeMedusa
+from tests.native_medusa import ADMIN_EMAIL, NativeMedusa
 
 # The first cart and order after a start compile Medusa's workflows: give the browser time.
 STEP_MS = 60_000
@@ -65,3 +65,24 @@ def test_a_shopper_buys_the_product_and_the_order_is_in_the_admin_api(
     assert seen["payment_status"] == "authorized"
     assert [item["product_title"] for item in seen["items"]] == ["Storeplane T-shirt"]
     assert console_errors == []
+
+
+def test_the_owner_finds_the_order_in_the_admin_dashboard(
+    browser: Browser, medusa_store: NativeMedusa
+) -> None:
+    """The admin at /app (the image's admin build, from `make medusa-deps`), logged in with the admin
+    user the set-up created: the Orders list shows an order placed through the Store API."""
+    order = medusa_store.place_order()
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(medusa_store.url + "/app/login")
+        page.fill("input[name=email]", ADMIN_EMAIL)
+        page.fill("input[name=password]", medusa_store.admin_password)
+        page.get_by_role("button", name="Continue with Email").click()
+        expect(page).to_have_url(re.compile(r"/app/orders"), timeout=STEP_MS)
+        row = page.locator("tr", has_text=f"#{order.display_id}")
+        expect(row).to_contain_text("verify@storeplane.test", timeout=STEP_MS)
+        expect(row).to_contain_text("Authorized")
+    finally:
+        context.close()
