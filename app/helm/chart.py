@@ -1,11 +1,11 @@
 """Which engines the deployed store chart builds: its Chart.yaml annotation `storeplane.io/engines`.
 
 The API refuses a store whose engine the chart does not build (app/engines.py), so this is read on
-every create. A chart directory (the default, and the platform image's /app/store-chart) is read
-each time: a few hundred bytes, and a chart edited on disk is seen at once. A packaged .tgz is read
-once per file version; a repository or OCI reference costs a `helm show chart`, so its answer is
-kept per reference and version for the life of the process (a deployed chart reference does not
-change under a running platform).
+every create and dashboard list. A chart directory (the default, and the platform image's
+/app/store-chart) and a packaged .tgz are read once per version of the file (one stat per call, so
+a chart edited on disk is seen at once); a repository or OCI reference costs a `helm show chart`,
+so its answer is kept per reference and version for the life of the process (a deployed chart
+reference does not change under a running platform).
 """
 
 from __future__ import annotations
@@ -36,10 +36,20 @@ def built_engines(settings: Settings) -> ChartEngines:
     ref = settings.store_chart
     path = Path(ref)
     if path.is_dir():
-        return _from_metadata(_read_yaml(path / "Chart.yaml", ref))
+        meta = path / "Chart.yaml"
+        try:
+            mtime = meta.stat().st_mtime_ns
+        except OSError as exc:
+            raise errors.PermanentError(f"the store chart {ref} cannot be read: {exc}") from exc
+        return _from_directory(str(meta), mtime)
     if path.is_file():
         return _from_archive(str(path), path.stat().st_mtime_ns)
     return _from_helm(settings.helm_binary or "helm", ref, settings.store_chart_version)
+
+
+@lru_cache(maxsize=8)
+def _from_directory(chart_yaml: str, _mtime_ns: int) -> ChartEngines:
+    return _from_metadata(_read_yaml(Path(chart_yaml), str(Path(chart_yaml).parent)))
 
 
 def _read_yaml(path: Path, ref: str) -> dict:

@@ -130,17 +130,17 @@ def _engine_choices(settings: Settings) -> list[Engine]:
 
 
 def _base(request: Request, page: PageSession, **extra: Any) -> dict[str, Any]:
-    engines = _engine_choices(request.app.state.settings)
-    return {"user": page.user, "csrf_token": page.csrf, "engines": engines, **extra}
+    return {"user": page.user, "csrf_token": page.csrf, **extra}
 
 
 async def _dashboard(request: Request, page: PageSession, **extra: Any) -> HTMLResponse:
     state = request.app.state
     stores = await run_in_threadpool(_list, state.session_factory, page.user, state.settings)
+    engines = _engine_choices(state.settings)  # only the list with its create form needs them
     return render(
         request,
         "pages/stores.html",
-        _base(request, page, stores=stores, **extra),
+        _base(request, page, stores=stores, engines=engines, **extra),
         fragment="partials/stores.html",
     )
 
