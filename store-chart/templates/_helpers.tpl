@@ -102,8 +102,9 @@ Name of the Secret holding the generated credentials (kept across upgrades with 
 {{- end -}}
 
 {{/*
-Engine dispatch: each engine defines store.<engine>.webPort and store.<engine>.databasePort, so the
-shared guardrails need no knowledge of any one engine.
+Engine dispatch: each engine defines store.<engine>.webPort, store.<engine>.databasePort and
+store.<engine>.setupInternet (in templates/<engine>/_<engine>.tpl), so the shared guardrails need
+no knowledge of any one engine.
 */}}
 {{- define "store.webPort" -}}
 {{- include "store.assertEngine" . -}}
