@@ -13,7 +13,7 @@ import subprocess
 
 import httpx
 
-from tests.native_medusa import NativeMedusa, deps_dir, free_port, run
+from tests.native_medusa import NativeMedusa, admin_dir, deps_dir, free_port, run
 
 
 def _steps(output: str) -> list[str]:
@@ -103,12 +103,11 @@ def test_the_storefront_serves_only_its_own_assets(medusa_store: NativeMedusa) -
 
 
 def test_nothing_is_written_to_the_app_or_node_modules(medusa_store: NativeMedusa) -> None:
-    """What a read-only root filesystem needs: after two set-ups, a start and orders, no file or
-    directory under the app or its node_modules is newer than the copy (writes went to HOME)."""
+    """What a read-only root filesystem needs: after two set-ups, a start, orders and the admin
+    dashboard served, no file or directory under the app, its node_modules or the admin build is
+    newer than the copy (writes went to HOME, which is /tmp in the pod)."""
     since = f"@{medusa_store.started_marker:.3f}"
-    found = subprocess.run(
-        ["find", str(medusa_store.app_dir), str(deps_dir() / "node_modules"), "-newermt", since],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    places = [str(medusa_store.app_dir), str(deps_dir() / "node_modules"), str(admin_dir())]
+    found = subprocess.run(["find", *places, "-newermt", since], capture_output=True, text=True, check=True)
     assert found.stdout.split() == []
     assert medusa_store.process.poll() is None  # and the store is still serving

@@ -91,3 +91,20 @@ def test_a_failing_medusa_set_up_step_fails_the_store_with_the_step_in_its_reaso
         assert "broken-setup" in reason
         assert "setup FAILED at step 'seed'" in reason
         assert any("setup FAILED at step 'seed'" in message for _, message in p.events(sid))
+
+
+def test_medusa_values_the_chart_schema_refuses_fail_the_store_naming_the_value(
+    cluster: ClusterClient, tmp_path: Path
+) -> None:
+    values = yaml.safe_load(LOCAL_STORE_VALUES.read_text())
+    values["medusa"]["currency"] = "US Dollar"  # an operator's typo in the environment's store defaults
+    path = tmp_path / "bad-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    with running_platform(cluster, platform_settings(cluster, tmp_path, store_values_file=str(path))) as p:
+        sid = p.post("/stores", {"name": "typo", "engine": "medusa"}).json()["id"]
+        failed = p.wait_for(sid, "failed", "ready")
+        assert failed["status"] == "failed", p.events(sid)
+        assert "values don't meet the specifications of the schema" in failed["status_reason"]
+        assert "/medusa/currency" in failed["status_reason"]
+        # Refused before anything was applied: no release, no workload in the namespace.
+        assert names(p.cluster, "deployment", f"store-{sid}") == []
