@@ -44,6 +44,12 @@ def test_a_medusa_store_goes_from_create_to_deleted_leaving_nothing_behind(platf
     volumes = set(volumes_of(cluster, ns))
     assert len(volumes) == 1
 
+    # The admin password is revealed from the chart's Secret, with how to log in (the e-mail).
+    revealed = platform.get(f"/stores/{sid}/admin-password").json()
+    assert revealed["secret"] == f"{ns}/medu-credentials"
+    assert len(revealed["password"]) == 32 and revealed["password"].isalnum()
+    assert "e-mail" in revealed["login"]
+
     assert platform.post(f"/stores/{sid}/verify").status_code == 202
     until(
         lambda: ("verify", "verified") in platform.events(sid),
