@@ -1,4 +1,5 @@
-"""`python -m app serve | worker | migrate | probe | tokens create --user NAME [--admin]`."""
+"""`python -m app serve | worker | migrate | probe | tokens create --user NAME [--admin]
+| images build [--only platform|medusa] [--load k3d|kind [--cluster NAME]] [--push]`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     create = tokens.add_parser("create", help="create a user if needed and print a new API token once")
     create.add_argument("--user", required=True, help="user name (letters, digits, '.', '_', '-')")
     create.add_argument("--admin", action="store_true", help="the user sees every store")
+    images = commands.add_parser("images", help="container images").add_subparsers(
+        dest="images", required=True
+    )
+    build = images.add_parser(
+        "build",
+        help="build the platform and Medusa images, tagged as the charts reference them (needs Docker)",
+    )
+    build.add_argument(
+        "--only", action="append", choices=("platform", "medusa"), help="build only this image"
+    )
+    build.add_argument(
+        "--load", choices=("k3d", "kind"), help="then load the images into this laptop cluster"
+    )
+    build.add_argument("--cluster", help="the k3d/kind cluster name (default: the tool's own default)")
+    build.add_argument("--push", action="store_true", help="push to the images' registry instead of loading")
     args = parser.parse_args(argv)
     try:
         get_settings()
@@ -53,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(workers=not args.no_workers)
     if args.command == "worker":
         return asyncio.run(_worker())
+    if args.command == "images":
+        return _build_images(args)
     if args.command == "migrate":
         return _migrate(wait_seconds=args.wait_seconds)
     if args.command == "probe":
@@ -156,6 +174,21 @@ async def _worker() -> int:
         )
     finally:
         engine.dispose()
+    return 0
+
+
+def _build_images(args: argparse.Namespace) -> int:
+    from app.images import ImageBuildError, build
+
+    if args.cluster and not args.load:
+        print("error: --cluster needs --load k3d|kind", file=sys.stderr)
+        return 2
+    try:
+        built = build(only=args.only or (), load=args.load, cluster_name=args.cluster, push=args.push)
+    except ImageBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("built: " + ", ".join(built))
     return 0
 
 

@@ -31,6 +31,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from app.engines import ENGINES
+
 log = logging.getLogger("storeplane.metrics")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -58,6 +60,12 @@ PROVISIONING_DURATION = Histogram(
     buckets=_SLOW_BUCKETS,
     registry=REGISTRY,
 )
+# Every registered engine has its series from the start (zero until used), so a dashboard can tell
+# "no Medusa store created yet" from "no data".
+for _engine in ENGINES:
+    STORES_CREATED.labels(engine=_engine)
+    PROVISIONING_DURATION.labels(engine=_engine)
+
 HELM_COMMAND_DURATION = Histogram(
     "storeplane_helm_command_duration_seconds",
     "Duration of one Helm command, by action and outcome.",

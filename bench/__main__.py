@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import api_latency, helm_memory, memory, provision_overhead, worker_scaling
+from bench import api_latency, helm_memory, medusa_native, memory, provision_overhead, worker_scaling
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "memory": memory.main,
     "helm-memory": helm_memory.main,
     "workers": worker_scaling.main,
+    "medusa": medusa_native.main,
 }
 
 if __name__ == "__main__":
