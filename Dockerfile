@@ -2,25 +2,33 @@
 # The Storeplane image: API, worker and migrations (`python -m app serve|worker|migrate`) plus the helm
 # v4 binary the workers drive and the store chart they install.
 #
-# UNVERIFIED: this repository's machines have no Docker engine, so this file has never been built.
-# Pin the base images by digest when you first build it (`docker buildx imagetools inspect <image>`).
+# UNVERIFIED: this repository's machines have no Docker engine, so this file has never been built
+# here; .github/workflows/release.yml builds it for linux/amd64 and linux/arm64 on every version tag.
 #
 #   docker build -t storeplane/storeplane:dev .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/storeplane:<version> --push .
+#
+# Base images are pinned by exact tag (the newest patch releases when this was written: Python 3.11.15
+# on Debian 13 "trixie", Go 1.26.8). To pin by digest as well, append it to the ARG
+# (`python:3.11.15-slim-trixie@sha256:…`, from `docker buildx imagetools inspect`);
+# .github/dependabot.yml proposes tag and digest bumps.
 
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
-ARG GO_IMAGE=golang:1.26.8-bookworm
+ARG PYTHON_IMAGE=python:3.11.15-slim-trixie
+ARG GO_IMAGE=golang:1.26.8-trixie
 
 # --- helm: built from the same pinned module and flags as tools/build.sh (tools/versions.env) -----
-FROM ${GO_IMAGE} AS helm
+# On the build machine's own platform, cross-compiled for the target (no emulation for Go).
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS helm
+ARG TARGETOS
+ARG TARGETARCH
 WORKDIR /src
 COPY tools/versions.env ./
 COPY tools/helm/ ./helm/
 RUN . ./versions.env \
  && cd helm \
- && CGO_ENABLED=0 go build -trimpath \
+ && CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-$(go env GOARCH)} go build -trimpath \
       -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
-      -o /out/helm helm.sh/helm/v4/cmd/helm \
- && /out/helm version --short
+      -o /out/helm helm.sh/helm/v4/cmd/helm
 
 # --- Python dependencies from uv.lock, exactly (no dev extras) -------------------------------------
 FROM ${PYTHON_IMAGE} AS deps
@@ -54,7 +62,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     STOREPLANE_DATA_DIR=/var/lib/storeplane \
     STOREPLANE_HELM_BINARY=/usr/local/bin/helm \
     STOREPLANE_HOST=0.0.0.0
-RUN mkdir -p /var/lib/storeplane && chown 10001:10001 /var/lib/storeplane
+RUN mkdir -p /var/lib/storeplane && chown 10001:10001 /var/lib/storeplane \
+ && helm version --short
 USER 10001:10001
 EXPOSE 8000 9464
 ENTRYPOINT ["python", "-m", "app"]

@@ -13,19 +13,20 @@ UV_VERSION := 0.13.9
 # postgresql for the multi-replica database tests.
 DEBIAN_PACKAGES := shellcheck chromium postgresql php-cli php-mysql mariadb-server curl
 
-.PHONY: help deps venv system-deps tools lint fmt test test-fast test-cluster test-browser \
-        cluster-up cluster-down demo bench clean
+.PHONY: help deps venv system-deps tools medusa-deps lint fmt test test-fast test-cluster test-browser \
+        test-native cluster-up cluster-down demo bench clean
 
 help:
 	@echo "make demo          run Storeplane on SQLite + the simulated cluster (or \$$KUBECONFIG)"
 	@echo "make test          install everything, then ruff and all tests (unit, cluster, browser)"
 	@echo "make test-fast     unit tests only (no cluster, no browser)"
+	@echo "make test-native   the Medusa store natively: set-up twice, an order, the admin API"
 	@echo "make cluster-up    start the simulated cluster in the background (.cluster/env to source)"
 	@echo "make cluster-down  stop it"
 	@echo "make tools         build the pinned cluster binaries and helm into the machine cache"
 	@echo "make bench         print the benchmark numbers"
 
-deps: venv system-deps tools
+deps: venv system-deps tools medusa-deps
 
 venv: $(VENV)/.synced
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -43,6 +44,8 @@ system-deps:
 	php -r 'exit(extension_loaded("mysqli") ? 0 : 1);' 2>/dev/null || missing="$$missing php-mysql"; \
 	command -v mariadb-install-db >/dev/null || missing="$$missing mariadb-server"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null \
+	  || { echo "Node.js ^20.19 or >=22.12 with npm is required for the Medusa store (Debian bookworm ships 18: install Node from nodejs.org or NodeSource)" >&2; exit 1; }; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -50,6 +53,11 @@ system-deps:
 
 tools:
 	bash tools/build.sh
+
+# The Medusa store's npm packages (images/medusa/package-lock.json) and its admin build, installed once
+# per machine into ~/.cache/storeplane/medusa-<hash of the lockfile>: a warm run installs nothing.
+medusa-deps: system-deps
+	bash tools/medusa-deps.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -70,6 +78,9 @@ test-cluster: deps
 
 test-browser: deps
 	$(PY) -m pytest -ra -m browser
+
+test-native: venv system-deps medusa-deps
+	$(PY) -m pytest -ra -m native
 
 cluster-up: venv tools
 	$(PY) -m app.simcluster up --background

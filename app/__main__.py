@@ -1,12 +1,16 @@
-"""`python -m app serve | worker | migrate | tokens create --user NAME [--admin]`."""
+"""`python -m app serve | worker | migrate | probe | tokens create --user NAME [--admin]
+| images build [--only platform|medusa] [--load k3d|kind [--cluster NAME]] [--push]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import signal
 import sys
+
+from pydantic import ValidationError
 
 from app.settings import get_settings
 
@@ -19,24 +23,84 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the API, with embedded workers unless --no-workers")
     serve.add_argument("--no-workers", action="store_true", help="API only (workers run elsewhere)")
     commands.add_parser("worker", help="a worker: claims jobs and runs store actions, plus the reconciler")
-    commands.add_parser("migrate", help="apply database migrations")
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations (or check that a newer schema is compatible)"
+    )
+    migrate.add_argument(
+        "--wait-seconds",
+        type=float,
+        default=0,
+        metavar="N",
+        help="wait up to N seconds for the database to accept connections first (default: do not wait)",
+    )
+    probe = commands.add_parser("probe", help="worker probes: exit 0 when every check named passes")
+    probe.add_argument(
+        "checks", nargs="+", choices=["ready", "alive"], help="ready: the database; alive: the heartbeat"
+    )
     tokens = commands.add_parser("tokens", help="API tokens").add_subparsers(dest="tokens", required=True)
     create = tokens.add_parser("create", help="create a user if needed and print a new API token once")
     create.add_argument("--user", required=True, help="user name (letters, digits, '.', '_', '-')")
     create.add_argument("--admin", action="store_true", help="the user sees every store")
+    images = commands.add_parser("images", help="container images").add_subparsers(
+        dest="images", required=True
+    )
+    build = images.add_parser(
+        "build",
+        help="build the platform and Medusa images, tagged as the charts reference them (needs Docker)",
+    )
+    build.add_argument(
+        "--only", action="append", choices=("platform", "medusa"), help="build only this image"
+    )
+    build.add_argument(
+        "--load", choices=("k3d", "kind"), help="then load the images into this laptop cluster"
+    )
+    build.add_argument("--cluster", help="the k3d/kind cluster name (default: the tool's own default)")
+    build.add_argument("--push", action="store_true", help="push to the images' registry instead of loading")
     args = parser.parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:
+        # One line per bad setting, not a traceback: this is what an operator reads in `kubectl logs`.
+        problems = "\n".join(f"  {_setting_name(e['loc'])}{e['msg']}" for e in exc.errors())
+        print(f"error: invalid settings:\n{problems}", file=sys.stderr)
+        return 2
 
     if args.command == "serve":
         return _serve(workers=not args.no_workers)
     if args.command == "worker":
         return asyncio.run(_worker())
+    if args.command == "images":
+        return _build_images(args)
     if args.command == "migrate":
-        from app.db.migrate import upgrade_to_head
+        return _migrate(wait_seconds=args.wait_seconds)
+    if args.command == "probe":
+        from app.probe import run_probes
 
-        upgrade_to_head(get_settings().effective_database_url)
-        print("database is at the latest schema")
-        return 0
+        return run_probes(get_settings(), args.checks)
     return _create_token(args.user, admin=args.admin)
+
+
+def _setting_name(location: tuple[object, ...]) -> str:
+    return f"STOREPLANE_{'_'.join(str(part) for part in location).upper()}: " if location else ""
+
+
+def _migrate(*, wait_seconds: float) -> int:
+    from app.db.migrate import DatabaseUnavailable, SchemaTooNew, upgrade_to_head, wait_for_database
+    from app.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = settings.effective_database_url
+    try:
+        if wait_seconds > 0:
+            wait_for_database(url, timeout=wait_seconds)
+        outcome = upgrade_to_head(url)
+    except (SchemaTooNew, DatabaseUnavailable) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 3
+    done = outcome.usable_as_is  # else it migrated, and is now at this image's head
+    print(outcome.describe() if done else f"database is at the latest schema ({outcome.head})")
+    return 0
 
 
 def _serve(*, workers: bool) -> int:
@@ -65,15 +129,33 @@ def _serve(*, workers: bool) -> int:
 
 async def _worker() -> int:
     from app import metrics
+    from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
     from app.db.engine import make_engine, make_sessionmaker
     from app.jobs.worker import Worker
     from app.logging import configure_logging
+    from app.probe import Heartbeat, heartbeat_path
     from app.reconciler import Reconciler
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    log = logging.getLogger("storeplane.worker")
+    from app.db.migrate import SchemaBehind, SchemaTooNew, verify_schema
+    from app.errors import PermanentError
+
+    try:
+        await asyncio.to_thread(verify_schema, settings.effective_database_url)
+    except (SchemaTooNew, SchemaBehind) as exc:
+        log.critical("cannot start: %s", exc.message)
+        return 3
     engine = make_engine(settings.effective_database_url)
     factory = make_sessionmaker(engine)
+    try:
+        # Both load the kubeconfig now: a missing or unreadable one stops the start with its reason.
+        worker, reconciler = Worker(factory, settings), Reconciler(factory, settings)
+    except PermanentError as exc:
+        log.critical("cannot start: %s", exc.message)
+        engine.dispose()
+        return 2
     from app.auth.wiring import start_metrics_listener, state_counts
 
     metrics.set_state_source(lambda: state_counts(factory))
@@ -82,10 +164,31 @@ async def _worker() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    cluster = ClusterStatus(kube_ping(settings), hint=container_loopback_hint(settings))
     try:
-        await asyncio.gather(Worker(factory, settings).run(stop), Reconciler(factory, settings).run(stop))
+        await asyncio.gather(
+            worker.run(stop),
+            reconciler.run(stop),
+            cluster.run(stop, interval=30),  # storeplane_kubernetes_api_up of this worker
+            Heartbeat(heartbeat_path(settings)).run(stop),  # what `probe alive` reads
+        )
     finally:
         engine.dispose()
+    return 0
+
+
+def _build_images(args: argparse.Namespace) -> int:
+    from app.images import ImageBuildError, build
+
+    if args.cluster and not args.load:
+        print("error: --cluster needs --load k3d|kind", file=sys.stderr)
+        return 2
+    try:
+        built = build(only=args.only or (), load=args.load, cluster_name=args.cluster, push=args.push)
+    except ImageBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("built: " + ", ".join(built))
     return 0
 
 

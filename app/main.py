@@ -13,8 +13,9 @@ from app.api import problems
 from app.api.router import api_router
 from app.api.routes import health
 from app.auth import wiring as users_wiring
+from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
 from app.db.engine import is_sqlite, make_engine, make_sessionmaker
-from app.db.migrate import upgrade_to_head
+from app.db.migrate import SchemaBehind, SchemaTooNew, upgrade_to_head, verify_schema
 from app.jobs.worker import Worker
 from app.logging import RequestIdMiddleware
 from app.reconciler import Reconciler
@@ -36,20 +37,30 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.effective_database_url)
-        if is_sqlite(engine):
-            # One process owns a SQLite file, so it may migrate it; PostgreSQL is migrated once,
-            # by `python -m app migrate`, before replicas start.
-            await asyncio.to_thread(upgrade_to_head, settings.effective_database_url)
+        # One process owns a SQLite file, so it may migrate it; PostgreSQL is migrated by
+        # `python -m app migrate` (init container, Compose service) and only checked here. Either
+        # way a schema this image cannot run on stops the start with the reason (app/db/migrate.py).
+        prepare = upgrade_to_head if is_sqlite(engine) else verify_schema
+        try:
+            await asyncio.to_thread(prepare, settings.effective_database_url)
+        except (SchemaTooNew, SchemaBehind) as exc:
+            log.critical("cannot start: %s", exc.message)
+            engine.dispose()
+            raise
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
-        app.state.cluster_ping = cluster_ping or _kube_ping(settings)
+        app.state.cluster_status = ClusterStatus(
+            cluster_ping or kube_ping(settings), hint=container_loopback_hint(settings)
+        )
         stop = asyncio.Event()
-        background: list[asyncio.Task[None]] = []
+        # The first check before serving, so /readyz reports the cluster from the first request on.
+        await app.state.cluster_status.check()
+        background: list[asyncio.Task[None]] = [asyncio.create_task(app.state.cluster_status.run(stop))]
         if workers:
             worker = Worker(app.state.session_factory, settings)
             reconciler = Reconciler(app.state.session_factory, settings)
-            background = [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
+            background += [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
             app.state.worker = worker
         try:
             async with users_wiring.runtime(app, settings):  # first admin, metrics (issue 5)
@@ -72,12 +83,3 @@ def create_app(
     app.include_router(api_router)
     app.include_router(health.router)  # also at / for probes
     return app
-
-
-def _kube_ping(settings: Settings) -> Callable[[], Awaitable[None]]:
-    async def ping() -> None:
-        from app.kube import get_kube
-
-        await get_kube(settings).ping()
-
-    return ping

@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     start_http_server,
 )
@@ -29,6 +30,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+
+from app.engines import ENGINES
 
 log = logging.getLogger("storeplane.metrics")
 
@@ -57,6 +60,12 @@ PROVISIONING_DURATION = Histogram(
     buckets=_SLOW_BUCKETS,
     registry=REGISTRY,
 )
+# Every registered engine has its series from the start (zero until used), so a dashboard can tell
+# "no Medusa store created yet" from "no data".
+for _engine in ENGINES:
+    STORES_CREATED.labels(engine=_engine)
+    PROVISIONING_DURATION.labels(engine=_engine)
+
 HELM_COMMAND_DURATION = Histogram(
     "storeplane_helm_command_duration_seconds",
     "Duration of one Helm command, by action and outcome.",
@@ -81,6 +90,17 @@ LIMIT_REJECTIONS = Counter(
     "storeplane_limit_rejections",
     "Store creations refused by a store limit, by limit name.",
     ["limit"],
+    registry=REGISTRY,
+)
+KUBERNETES_API_UP = Gauge(
+    "storeplane_kubernetes_api_up",
+    "1 when this process's last check of the Kubernetes API answered, 0 when it did not (not part of "
+    "readiness: the dashboard and the job queue work without it; store actions retry).",
+    registry=REGISTRY,
+)
+KUBERNETES_API_LAST_SUCCESS = Gauge(
+    "storeplane_kubernetes_api_last_success_timestamp_seconds",
+    "Unix time of this process's last successful check of the Kubernetes API (0: none yet).",
     registry=REGISTRY,
 )
 

@@ -17,8 +17,11 @@ class Settings(UsersSettings):
 
     # Where the platform keeps its SQLite file and other local state.
     data_dir: Path = REPO_ROOT / ".data"
-    # SQLAlchemy URL; empty means a SQLite file in data_dir.
+    # SQLAlchemy URL; empty means database_url_file, else a SQLite file in data_dir.
     database_url: str = ""
+    # A file holding the URL (a Compose or Kubernetes secret): read at start, so every process of
+    # the container, `docker compose exec … python -m app …` included, finds the same database.
+    database_url_file: str = ""
 
     # Kubernetes: a kubeconfig path (empty: $KUBECONFIG, then in-cluster) and an optional context.
     kubeconfig: str = ""
@@ -84,11 +87,23 @@ class Settings(UsersSettings):
             )
         if self.retry_base_seconds > self.retry_max_seconds:
             raise ValueError("STOREPLANE_RETRY_BASE_SECONDS cannot exceed STOREPLANE_RETRY_MAX_SECONDS")
+        if not self.database_url and self.database_url_file:
+            self.database_url = _read_secret_file(self.database_url_file, "STOREPLANE_DATABASE_URL_FILE")
         return self
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'storeplane.db'}"
+
+
+def _read_secret_file(path: str, name: str) -> str:
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{name} names {path}, which cannot be read: {exc.strerror}") from exc
+    if not value:
+        raise ValueError(f"{name} names {path}, which is empty")
+    return value
 
 
 @lru_cache

@@ -2,13 +2,23 @@
 
 import sys
 
-from bench import api_latency, memory, provision_overhead, realistic, worker_scaling
+from bench import (
+    api_latency,
+    helm_memory,
+    medusa_native,
+    memory,
+    provision_overhead,
+    realistic,
+    worker_scaling,
+)
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
     "latency": api_latency.main,
     "memory": memory.main,
+    "helm-memory": helm_memory.main,
     "workers": worker_scaling.main,
+    "medusa": medusa_native.main,
     "realistic": realistic.main,
 }
 

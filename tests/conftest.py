@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +13,9 @@ import pytest
 
 if TYPE_CHECKING:
     from app.simcluster.client import ClusterClient
+    from tests.native_medusa import NativeMedusa
 
-TIERS = ("unit", "cluster", "browser")
+TIERS = ("unit", "cluster", "browser", "native")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,3 +43,18 @@ def namespace(cluster: ClusterClient) -> Iterator[str]:
     cluster.kubectl("create", "namespace", name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def medusa_store() -> Iterator[NativeMedusa]:
+    """The Medusa store run natively (tests/native_medusa.py), set up twice, started once per session
+    and shared by the native order tests and the browser purchase: its start-up is the slow part."""
+    from tests.fixtures_db import throwaway_postgres
+    from tests.native_medusa import running_native_medusa
+
+    url = os.environ.get("STOREPLANE_TEST_PG_URL")
+    with (
+        nullcontext(url) if url else throwaway_postgres() as admin_url,
+        running_native_medusa(admin_url) as store,
+    ):
+        yield store

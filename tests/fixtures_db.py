@@ -41,7 +41,7 @@ def _pg_bin() -> Path:
     return found[-1].parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -67,8 +67,9 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL server of Debian's binaries in a temp dir; yields its admin URL (also for bench/)."""
+def throwaway_postgres(port: int | None = None) -> Iterator[str]:
+    """A PostgreSQL server of Debian's binaries in a temp dir; yields its admin URL (also for bench/).
+    `port`: listen there (a test that starts a client before the server); default a free one."""
     bin_dir = _pg_bin()
     # Not under pytest's temp dir: that one is private to root and postgres must reach its files.
     root = Path(tempfile.mkdtemp(prefix="storeplane-pg-"))
@@ -77,7 +78,7 @@ def throwaway_postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         for path in (root, sock):
             shutil.chown(path, "postgres", "postgres")
-    port = _free_port()
+    port = port or free_port()
     _run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"])
     options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the simulated cluster's binaries (etcd, kube-*, kubectl, kwok) and helm from the pinned Go
-# modules under tools/, into a per-machine cache outside the repository.
+# Builds the simulated cluster's binaries (etcd, kube-*, kubectl, kwok), helm, and the checkers the
+# tests run on the release workflow (actionlint) and the Compose files (composecheck, compose-go's
+# loader) from the pinned Go modules under tools/, into a per-machine cache outside the repository.
 #
 # Each component lands in $cache/<component>-<key>, where <key> hashes everything that decides its
 # bytes (go.mod, go.sum, tools.go, the ldflags, the Go version), so a second build is a no-op and a
@@ -14,7 +15,7 @@ cache=${STOREPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storeplane}
 go_version=$(go env GOVERSION)
 
 component_key() {
-  { cat "$here/$1/go.mod" "$here/$1/go.sum" "$here/$1/tools.go"; echo "$go_version"; ldflags_for "$1"; } \
+  { cat "$here/$1/go.mod" "$here/$1/go.sum" "$here/$1"/*.go; echo "$go_version"; ldflags_for "$1"; } \
     | sha256sum | cut -c1-16
 }
 
@@ -32,9 +33,12 @@ ldflags_for() {
     etcd) echo "-s -w" ;;
     helm) echo "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
     kwok) echo "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION#v}" ;;
+    actionlint|composecheck) echo "-s -w" ;;
   esac
 }
 
+# The bin directory is named after the cluster's components only: the checkers are linked into it
+# too, and a change of their pins rebuilds and relinks them without moving the directory.
 bin_dir() {
   local combined
   combined=$(for c in kube etcd helm kwok; do component_key "$c"; done | sha256sum | cut -c1-16)
@@ -66,7 +70,7 @@ link_all() {
   local dir
   dir=$(bin_dir)
   mkdir -p "$dir"
-  for c in kube etcd helm kwok; do
+  for c in kube etcd helm kwok actionlint composecheck; do
     local src="$cache/$c-$(component_key "$c")"
     for f in "$src"/*; do ln -sfn "$f" "$dir/$(basename "$f")"; done
   done
@@ -102,4 +106,6 @@ build kube k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-contr
 build etcd go.etcd.io/etcd/server/v3
 build helm helm.sh/helm/v4/cmd/helm
 build kwok sigs.k8s.io/kwok/cmd/kwok
+build actionlint github.com/rhysd/actionlint/cmd/actionlint
+build composecheck .
 link_all

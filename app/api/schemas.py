@@ -37,7 +37,11 @@ class StoreCreate(Strict):
             "not": {"enum": sorted(RESERVED_NAMES)},
         },
     )
-    engine: str = Field(description="A registered engine.", json_schema_extra={"enum": list(ENGINES)})
+    engine: str = Field(
+        description="A registered engine; the deployed store chart must build it too "
+        "(else 422 engine-not-available).",
+        json_schema_extra={"enum": list(ENGINES)},
+    )
 
     @field_validator("name", mode="before")
     @classmethod
@@ -97,6 +101,7 @@ class StorePublic(BaseModel):
     @classmethod
     def of(cls, store: Store, settings: Settings) -> StorePublic:
         base = f"{settings.store_url_scheme}://{store.host}"
+        engine = ENGINES[store.engine]
         return cls(
             id=store.id,
             name=store.name,
@@ -104,7 +109,7 @@ class StorePublic(BaseModel):
             status=store.status,
             status_reason=store.status_reason,
             namespace=store.namespace,
-            urls=StoreUrls(storefront=f"{base}/", admin=base + ENGINES[store.engine].admin_path),
+            urls=StoreUrls(storefront=base + engine.storefront_path, admin=base + engine.admin_path),
             created_at=store.created_at,
             ready_at=store.ready_at,
             helm_revision=store.helm_revision,

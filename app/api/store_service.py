@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import metrics
+from app import errors, metrics
 from app.api.history import store_history
 from app.api.problems import Problem
 from app.db.engine import transaction
 from app.db.models import Store, User
 from app.db.stores import create_store, request_action, visible_store
+from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
+from app.helm.chart import built_engines
 from app.lifecycle import Action
 from app.logging import current_request_id
 from app.settings import Settings
@@ -35,6 +37,32 @@ def read_visible(factory: sessionmaker[Session], user: User, store_id: str) -> S
         return found(session, user, store_id)
 
 
+def chart_engines(settings: Settings) -> tuple[str, tuple[str, ...]]:
+    """(chart label, engines it builds) of the deployed store chart; 503 when it cannot be read."""
+    try:
+        found = built_engines(settings)
+    except errors.StoreplaneError as exc:
+        raise Problem(
+            503, "store-chart-unavailable", f"The store chart cannot be read now: {exc.message}"
+        ) from exc
+    return found.chart, found.engines
+
+
+def offered_engines(settings: Settings) -> list[Engine]:
+    """The engines a user may choose: registered and built by the deployed chart."""
+    return buildable(chart_engines(settings)[1])
+
+
+def check_engine(engine: str, settings: Settings) -> Engine:
+    """A registered engine the deployed chart does not build is refused here (422), before anything
+    is written, rather than accepted and then failed when Helm renders the chart."""
+    chart, built = chart_engines(settings)
+    try:
+        return require_buildable(engine, chart=chart, built=built)
+    except EngineNotAvailable as exc:
+        raise Problem(422, "engine-not-available", str(exc), engine=engine, available=exc.built) from exc
+
+
 def create(
     factory: sessionmaker[Session],
     user: User,
@@ -45,6 +73,7 @@ def create(
     idempotency_key: str | None = None,
 ) -> tuple[Store, bool]:
     """Create the store and its provision job (validated input); (store, created) like create_store."""
+    check_engine(engine, settings)
     for attempt in range(3):
         try:
             with transaction(factory) as session:

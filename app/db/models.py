@@ -1,4 +1,4 @@
-"""SQLModel tables: users, API tokens, stores, jobs, store events.
+"""SQLModel tables: users, API tokens, stores, jobs, store events, audit log, schema compatibility.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and read back as aware UTC.
 """
@@ -183,3 +183,15 @@ class AuditEntry(SQLModel, table=True):
     outcome: str = Field(sa_column=Column(String(16), nullable=False, index=True))
     request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+
+
+class SchemaCompatibility(SQLModel, table=True):
+    """Which images may run on a schema revision: written by `python -m app migrate` in the
+    migrations' own transaction, read by an older image after a rollback (app/db/migrate.py)."""
+
+    __tablename__ = "schema_compatibility"
+
+    revision: str = Field(sa_column=Column(String(32), primary_key=True))
+    # The oldest schema head (image) whose code runs on `revision` unchanged.
+    oldest_compatible_revision: str = Field(sa_column=Column(String(32), nullable=False))
+    recorded_at: datetime = _created()

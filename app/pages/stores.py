@@ -29,7 +29,7 @@ from app.db.engine import transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
 from app.db.stores import NameTaken, list_stores
-from app.engines import ENGINES
+from app.engines import ENGINES, Engine
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
 from app.limits import LimitExceeded
@@ -120,17 +120,27 @@ def _detail_data(
         return view, store, list_events(session, store_id, limit=200) if events else []
 
 
+def _engine_choices(settings: Settings) -> list[Engine]:
+    """The engines the create form offers: registered and built by the deployed store chart. If the
+    chart cannot be read right now, every registered engine (the create itself will say why not)."""
+    try:
+        return store_service.offered_engines(settings)
+    except Problem:
+        return list(ENGINES.values())
+
+
 def _base(request: Request, page: PageSession, **extra: Any) -> dict[str, Any]:
-    return {"user": page.user, "csrf_token": page.csrf, "engines": list(ENGINES.values()), **extra}
+    return {"user": page.user, "csrf_token": page.csrf, **extra}
 
 
 async def _dashboard(request: Request, page: PageSession, **extra: Any) -> HTMLResponse:
     state = request.app.state
     stores = await run_in_threadpool(_list, state.session_factory, page.user, state.settings)
+    engines = _engine_choices(state.settings)  # only the list with its create form needs them
     return render(
         request,
         "pages/stores.html",
-        _base(request, page, stores=stores, **extra),
+        _base(request, page, stores=stores, engines=engines, **extra),
         fragment="partials/stores.html",
     )
 
@@ -159,6 +169,9 @@ async def create(
         request.state.audit_outcome = Outcome.FAILURE
     except NameTaken as exc:
         error = str(exc)
+        request.state.audit_outcome = Outcome.FAILURE
+    except Problem as exc:  # the engine is not built by the deployed chart, or the chart is unreadable
+        error = exc.detail
         request.state.audit_outcome = Outcome.FAILURE
     except LimitExceeded as exc:
         error = str(exc)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from app import errors
+from app.engines import ENGINES
 from app.reconcile.target import StoreTarget
 from app.settings import Settings
 
@@ -41,4 +42,6 @@ def environment_values(settings: Settings) -> dict[str, Any]:
 
 def chart_values(t: StoreTarget, settings: Settings) -> dict[str, Any]:
     platform = {"engine": t.engine, "host": t.host, "ingress": {"className": settings.ingress_class}}
-    return merge(merge(environment_values(settings), platform), t.values)
+    engine = ENGINES.get(t.engine)
+    engine_values = dict(engine.chart_values) if engine else {}
+    return merge(merge(merge(environment_values(settings), engine_values), platform), t.values)

@@ -17,6 +17,8 @@ revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# The oldest image (schema head) that runs on this schema (app/db/migrate.py): the first schema: nothing older exists.
+oldest_compatible_revision: str = '0001'
 
 
 def upgrade() -> None:

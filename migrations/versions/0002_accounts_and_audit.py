@@ -16,6 +16,8 @@ revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# The oldest image (schema head) that runs on this schema (app/db/migrate.py): declared before rollback compatibility existed; older images cannot read it anyway.
+oldest_compatible_revision: str = '0002'
 
 
 def upgrade() -> None:

@@ -3,7 +3,7 @@ running job waits for (NULL while it works). Deadlines now start at a job's firs
 column `deadline_at` is unchanged, only when it is written.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-01 03:00:00
 """
 
@@ -14,7 +14,9 @@ from alembic import op
 
 
 revision: str = '0005'
-down_revision: str | None = '0002'
+down_revision: str | None = '0004'
+# A new nullable column: images from 0004 on run on this schema unchanged.
+oldest_compatible_revision: str = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -73,6 +73,18 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{/*
+Labels of a pod template: no chart or app version, so a chart bump that changes nothing in the pod
+does not restart it (the bundled PostgreSQL above all). The image tag says which version runs.
+*/}}
+{{- define "storeplane.podLabels" -}}
+{{ include "storeplane.componentSelectorLabels" . }}
+app.kubernetes.io/part-of: storeplane
+{{- with (index . 0).Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
 An image reference: repository:tag, or repository@digest when a digest pins it.
 Call with (dict "image" .Values.image "default" .Chart.AppVersion).
 */}}
@@ -128,10 +140,19 @@ would refuse every namespace the application names differently.
 {{- end -}}
 
 {{/*
-Name of the generated Secret holding the session key and the first admin's password.
+The Secret holding the session key and the first admin's password: auth.existingSecret, else the
+one the chart generates.
 */}}
 {{- define "storeplane.secretName" -}}
-{{- include "storeplane.componentName" (list . "secrets") -}}
+{{- default (include "storeplane.componentName" (list . "secrets")) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+The bundled PostgreSQL's Secret (keys password, database-url): postgresql.existingSecret, else the
+generated one.
+*/}}
+{{- define "storeplane.postgresqlSecretName" -}}
+{{- default (include "storeplane.postgresqlName" .) .Values.postgresql.existingSecret -}}
 {{- end -}}
 
 {{- define "storeplane.postgresqlName" -}}
@@ -145,7 +166,7 @@ The Secret and key holding the database URL (PostgreSQL only).
 {{- if eq .Values.database.type "external" -}}
 {{- .Values.database.external.existingSecret -}}
 {{- else -}}
-{{- include "storeplane.postgresqlName" . -}}
+{{- include "storeplane.postgresqlSecretName" . -}}
 {{- end -}}
 {{- end -}}
 
@@ -180,4 +201,37 @@ runAsGroup: 10001
 fsGroup: 10001
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+
+{{/*
+A memory quantity in whole MiB ("768Mi", "1Gi", "1.5G", "800M"), for the sizing checks in
+validate.yaml. Quantities the schema allows but that make no sense for memory are refused here.
+*/}}
+{{- define "storeplane.mebibytes" -}}
+{{- $quantity := toString . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $quantity -}}
+{{- $unit := trimPrefix $number $quantity -}}
+{{- $perMiB := dict "" (divf 1 1048576) "Ki" (divf 1 1024) "Mi" 1.0 "Gi" 1024.0 "Ti" 1048576.0 "k" (divf 1000 1048576) "M" (divf 1000000 1048576) "G" (divf 1000000000 1048576) "T" (divf 1000000000000 1048576) -}}
+{{- if not (hasKey $perMiB $unit) -}}
+{{- fail (printf "memory %q: give it in Mi or Gi (e.g. 768Mi)" $quantity) -}}
+{{- end -}}
+{{- mulf (float64 $number) (get $perMiB $unit) | floor | int -}}
+{{- end -}}
+
+{{/*
+The most API pods there can be at once: the HPA's maximum or the fixed count.
+*/}}
+{{- define "storeplane.maxApiPods" -}}
+{{- if .Values.api.autoscaling.enabled -}}{{ .Values.api.autoscaling.maxReplicas }}{{- else -}}{{ .Values.api.replicas }}{{- end -}}
+{{- end -}}
+
+{{/*
+The memory rule of Storeplane processes, in MiB: one Python process (API or worker) and one helm
+process installing or upgrading a store. Measured on the simulated cluster (README, "Memory");
+validate.yaml refuses limits below process + concurrency × helm.
+*/}}
+{{- define "storeplane.memoryRule" -}}
+processMiB: 200
+helmMiB: 100
 {{- end -}}

@@ -74,14 +74,17 @@ checksum/store-values: {{ include (print $.Template.BasePath "/configmap-store-v
 {{/*
 The migration init container: `python -m app migrate` before the process starts, in every API and
 worker pod. An init container rather than a pre-install hook Job because with the bundled PostgreSQL
-the database is part of the release and does not exist yet when a pre-install hook runs; concurrent
-runs are serialised by a PostgreSQL advisory lock (migrations/env.py) and are no-ops at head.
+the database is part of the release and does not exist yet when a pre-install hook runs (so it waits
+for the database, up to migrate.waitSeconds); concurrent runs are serialised by a PostgreSQL
+advisory lock (migrations/env.py) and are no-ops at head. After a rollback an older image finds a
+newer schema: it runs on it if the schema declares itself compatible, else fails with the reason
+(app/db/migrate.py).
 */}}
 {{- define "storeplane.migrateInitContainer" -}}
 - name: migrate
   image: {{ include "storeplane.imageRef" (dict "image" .Values.image "default" .Chart.AppVersion) }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  command: ["python", "-m", "app", "migrate"]
+  command: ["python", "-m", "app", "migrate", "--wait-seconds", {{ .Values.migrate.waitSeconds | quote }}]
   securityContext:
     {{- include "storeplane.containerSecurityContext" . | nindent 4 }}
   {{- include "storeplane.appEnv" . | nindent 2 }}

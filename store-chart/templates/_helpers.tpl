@@ -102,8 +102,9 @@ Name of the Secret holding the generated credentials (kept across upgrades with 
 {{- end -}}
 
 {{/*
-Engine dispatch: each engine defines store.<engine>.webPort and store.<engine>.databasePort, so the
-shared guardrails need no knowledge of any one engine.
+Engine dispatch: each engine defines store.<engine>.webPort, store.<engine>.databasePort and
+store.<engine>.setupInternet (in templates/<engine>/_<engine>.tpl), so the shared guardrails need
+no knowledge of any one engine.
 */}}
 {{- define "store.webPort" -}}
 {{- include "store.assertEngine" . -}}
@@ -113,6 +114,23 @@ shared guardrails need no knowledge of any one engine.
 {{- define "store.databasePort" -}}
 {{- include "store.assertEngine" . -}}
 {{- include (printf "store.%s.databasePort" .Values.engine) . -}}
+{{- end -}}
+
+{{/*
+"true" when the engine's set-up Job downloads from the internet (WooCommerce: plugin and theme
+from wordpress.org); the setup NetworkPolicy opens 80/443 to the internet only then.
+*/}}
+{{- define "store.setupNeedsInternet" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.setupInternet" .Values.engine) . -}}
+{{- end -}}
+
+{{/*
+The engines this chart version builds: Chart.yaml's `storeplane.io/engines` annotation, the one
+list the platform reads too.
+*/}}
+{{- define "store.builtEngines" -}}
+{{- index .Chart.Annotations "storeplane.io/engines" | splitList "," | toJson -}}
 {{- end -}}
 
 {{/*
@@ -158,13 +176,14 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-Fails rendering for an engine this chart version does not build yet, with a message the orchestrator
+Fails rendering for an engine this chart version does not build, with a message the orchestrator
 can show as is. Called by templates/engine-check.yaml and by every engine dispatch, because Helm
-renders templates in name order and the first failure wins.
+renders templates in name order and the first failure wins. The schema's enum names every engine
+Storeplane knows; this list (Chart.yaml) is what this version builds.
 */}}
 {{- define "store.assertEngine" -}}
-{{- $built := list "woocommerce" -}}
+{{- $built := include "store.builtEngines" . | fromJsonArray -}}
 {{- if not (has .Values.engine $built) -}}
-{{- fail (printf "engine %q is not available in store chart %s yet: only %s is built (MedusaJS arrives with its own issue); set engine: woocommerce" .Values.engine .Chart.Version (join ", " $built)) -}}
+{{- fail (printf "engine %q is not available in store chart %s: it builds %s" .Values.engine .Chart.Version (join ", " $built)) -}}
 {{- end -}}
 {{- end -}}

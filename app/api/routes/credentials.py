@@ -15,20 +15,20 @@ from app.api import store_service
 from app.api.deps import CurrentUser, FactoryDep, SettingsDep
 from app.api.problems import Problem
 from app.db.models import Store
+from app.engines import ENGINES
 from app.errors import PermanentError, RetryableError
 from app.lifecycle import StoreStatus
 from app.settings import Settings
 
 router = APIRouter(prefix="/stores", tags=["stores"])
 
-# Where each engine's chart keeps the admin credentials: "<release>-<suffix>" and the data key.
-_CREDENTIALS = {"woocommerce": ("credentials", "admin-password")}
 _INSTALLED = {StoreStatus.READY, StoreStatus.FAILED, StoreStatus.UPGRADING}
 
 
 class AdminPassword(BaseModel):
     password: str = Field(description="The store admin's password. Do not log or store it.")
     secret: str = Field(description="The Kubernetes Secret it was read from (namespace/name).")
+    login: str = Field(default="", description="How the admin signs in (which user name or e-mail).")
 
 
 def secret_name(release: str, suffix: str) -> str:
@@ -50,11 +50,12 @@ async def reveal_admin_password(store: Store, settings: Settings) -> AdminPasswo
     """Read the password from the store's Secret (the API and the dashboard both call this)."""
     from app.kube import get_kube  # only this read needs the Kubernetes client
 
-    where = _CREDENTIALS.get(store.engine)
-    if where is None:
+    engine = ENGINES.get(store.engine)
+    if engine is None:
         raise Problem(
             501, "not-supported", f"Revealing the admin password is not supported for {store.engine}."
         )
+    where = (engine.credentials.suffix, engine.credentials.key)
     if store.status not in _INSTALLED:
         raise Problem(409, "not-installed", f"The store is {store.status}; it has no admin password now.")
     name = secret_name(store.name, where[0])
@@ -66,4 +67,6 @@ async def reveal_admin_password(store: Store, settings: Settings) -> AdminPasswo
         raise Problem(502, "secret-unreadable", f"Cannot read the password: {exc.message}") from exc
     if secret is None or where[1] not in secret.data:
         raise Problem(404, "password-not-found", f"Secret {store.namespace}/{name} has no {where[1]!r}.")
-    return AdminPassword(password=secret.data[where[1]].decode(), secret=f"{store.namespace}/{name}")
+    return AdminPassword(
+        password=secret.data[where[1]].decode(), secret=f"{store.namespace}/{name}", login=engine.admin_login
+    )

@@ -1,16 +1,23 @@
-"""Liveness and readiness."""
+"""Liveness and readiness.
+
+Readiness is what this pod needs to serve requests: the database. The Kubernetes API is reported in
+the body (and as storeplane_kubernetes_api_up in /metrics) but never makes the pod unready: when
+the API server restarts, the dashboard keeps serving and store actions wait and retry.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import Engine
 
-from app.api.deps import FactoryDep
-from app.db.engine import transaction
+from app.cluster_status import ClusterStatus
 
 router = APIRouter(tags=["health"])
+
+# What readiness depends on; everything else in `checks` is information.
+REQUIRED = ("database",)
 
 
 @router.get("/healthz")
@@ -20,23 +27,34 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, factory: FactoryDep) -> JSONResponse:
-    """Ready when both the database and the Kubernetes API answer; 503 names whichever does not."""
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers (503 otherwise); the cluster's state is reported alongside."""
     checks: dict[str, str] = {}
     try:
-        await run_in_threadpool(_ping_database, factory)
+        await run_in_threadpool(_ping_database, request.app.state.engine)
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"; its type tells the operator which
         checks["database"] = f"unavailable: {type(exc).__name__}"
+    cluster: ClusterStatus = request.app.state.cluster_status
+    checks["cluster"] = cluster.summary()
+    ready = all(checks[name] == "ok" for name in REQUIRED)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": checks,
+        "required": list(REQUIRED),
+        "cluster": cluster.details(),
+    }
+    return JSONResponse(body, 200 if ready else 503)
+
+
+def _ping_database(engine: Engine) -> None:
+    # A pooled DBAPI connection, outside SQLAlchemy's transaction events: on SQLite those begin with
+    # BEGIN IMMEDIATE, and a probe must not queue for the writer lock behind a long job claim.
+    connection = engine.raw_connection()
     try:
-        await request.app.state.cluster_ping()
-        checks["cluster"] = "ok"
-    except Exception as exc:
-        checks["cluster"] = f"unavailable: {getattr(exc, 'message', None) or type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
-
-
-def _ping_database(factory: FactoryDep) -> None:
-    with transaction(factory) as session:
-        session.execute(text("SELECT 1"))
+        cursor = connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        cursor.close()
+    finally:
+        connection.close()

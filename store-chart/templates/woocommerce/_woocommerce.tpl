@@ -4,6 +4,8 @@ www-data (33) and an unprivileged user cannot bind :80.
 */}}
 {{- define "store.woocommerce.webPort" -}}8080{{- end -}}
 {{- define "store.woocommerce.databasePort" -}}3306{{- end -}}
+{{- /* The setup Job downloads WooCommerce and the theme from wordpress.org (or a mirror). */ -}}
+{{- define "store.woocommerce.setupInternet" -}}true{{- end -}}
 
 {{/*
 Environment both WordPress and WP-CLI need: wp-config.php (written by the web image's entrypoint

@@ -291,15 +291,6 @@ def test_uninstall_and_namespace_delete_leave_nothing_behind(cluster, store_ns):
     eventually(lambda: not pvs_left(), what="persistent volumes of the store deleted")
 
 
-def test_engine_medusa_is_refused_with_a_clear_message_and_creates_nothing(cluster, store_ns):
-    with pytest.raises(CommandFailed) as refused:
-        install(cluster, store_ns, "--set", "engine=medusa")
-    assert 'engine "medusa" is not available in store chart' in refused.value.stderr
-    # Helm 4 lists releases in every status by default: not even a failed release was recorded.
-    assert cluster.helm("list", "-n", store_ns, "-q").strip() == ""
-    assert items(cluster, "pods", store_ns) == []
-
-
 # The simulated cluster fails a pod whose annotation sim.storeplane.io/exit-code is non-zero (see
 # app/simcluster/stages.yaml); the chart's podAnnotations values carry it onto the hook pods.
 FAIL_SETUP = (

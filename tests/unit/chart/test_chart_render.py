@@ -218,13 +218,6 @@ def test_the_ingress_can_be_turned_off():
     assert by_kind(render({"ingress": {"enabled": False}}), "Ingress") == []
 
 
-def test_medusa_fails_rendering_with_a_clear_message():
-    result = helm("template", "shop", str(CHART), values={"engine": "medusa"})
-    assert result.returncode != 0
-    assert 'engine "medusa" is not available in store chart' in result.stderr
-    assert "set engine: woocommerce" in result.stderr
-
-
 # --- guardrails ----------------------------------------------------------------------------------
 
 

@@ -1,1 +1,1 @@
-from tests.fixtures_db import postgres_admin_url  # noqa: F401 - fixture
+from tests.fixtures_db import database_url, postgres_admin_url  # noqa: F401 - fixtures
