@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import FactoryDep
-from app.db.engine import transaction
+from app.db.engine import read_transaction
 
 router = APIRouter(tags=["health"])
 
@@ -38,5 +38,5 @@ async def readyz(request: Request, factory: FactoryDep) -> JSONResponse:
 
 
 def _ping_database(factory: FactoryDep) -> None:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         session.execute(text("SELECT 1"))
