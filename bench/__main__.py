@@ -2,13 +2,14 @@
 
 import sys
 
-from bench import api_latency, memory, provision_overhead, worker_scaling
+from bench import api_latency, memory, provision_overhead, read_burst, worker_scaling
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
     "latency": api_latency.main,
     "memory": memory.main,
     "workers": worker_scaling.main,
+    "burst": read_burst.main,
 }
 
 if __name__ == "__main__":

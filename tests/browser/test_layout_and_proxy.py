@@ -89,9 +89,7 @@ def _add_stores(site: Site) -> None:
     factory = make_sessionmaker(engine)
     try:
         with transaction(factory) as session:
-            owner = accounts.create_user(
-                session, name="alexandra.konstantinopoulou-hartmann", password=None
-            )
+            owner = accounts.create_user(session, name="alexandra.konstantinopoulou-hartmann", password=None)
             _, token = accounts.create_token(session, owner, "setup")
         with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {token}"}) as http:
             for i in range(3):
@@ -130,4 +128,3 @@ def test_the_stores_table_fits_its_card(browser: Browser, busy_site: Site, width
         assert card["overflow"] <= 0 and card["page"] <= 0, card
     finally:
         context.close()
-
