@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem_response
@@ -54,42 +54,65 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes, the most this API accepts.")
+def body_too_large(limit: int) -> JSONResponse:
+    return problem_response(
+        413, "body-too-large", f"The request body is larger than {limit} bytes, the most this API accepts."
+    )
 
 
 class BodyLimit:
-    """Refuses a request body over `limit` bytes with 413 before anything parses it or asks who sent
-    it: at once when Content-Length says so, else as soon as the streamed body passes the limit
-    (raised from `receive`, so the route's own error handling turns it into problem+json and the
-    audit entry records the 413)."""
+    """Reads a request's body, at most `limit` bytes, before the request goes any further: a larger
+    one is refused with 413 before anything parses it or checks who sent it — at once when
+    Content-Length says so, else as soon as the streamed body passes the limit.
+
+    Reading it here, outside the admission gate, also means a client that sends its body slowly
+    holds no turn at the database while it does (a few such clients could otherwise hold them all).
+    The route then reads the body from memory.
+    """
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            refused = BodyTooLarge(self.limit)
-            await problem_response(413, "body-too-large", refused.detail)(scope, receive, send)
+            await body_too_large(self.limit)(scope, receive, send)
             return
+        chunks: list[bytes] = []
         received = 0
-
-        async def receive_within_limit() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
+            if message["type"] == "http.disconnect":
+                return  # the client left: nobody to answer
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
+                await body_too_large(self.limit)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        await self.app(scope, receive_within_limit, send)
+        async def replay() -> Message:
+            nonlocal body
+            if body is not None:
+                message, body = body, None
+                return message
+            return await receive()  # after the body: a disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope.get("headers", []):
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -193,8 +193,7 @@ def install(app: FastAPI) -> None:
             allowed = _allowed_methods(request)
             detail = f"This address accepts {', '.join(allowed)}, not {request.method}."
             headers = {"Allow": ", ".join(allowed)}
-        slug = "body-too-large" if exc.status_code == 413 else "http-error"
-        return problem_response(exc.status_code, slug, detail, headers=headers)
+        return problem_response(exc.status_code, "http-error", detail, headers=headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -142,3 +142,23 @@ def test_reads_are_rate_limited_per_user_with_retry_after(db: Db) -> None:
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert (refused.json()["scope"], refused.json()["limit"]) == ("user_read", "5 per 1 minute")
     assert other.status_code == 200
+
+
+def test_a_client_sending_its_body_slowly_holds_no_turn(db: Db) -> None:
+    """The body is read before admission: slow uploads cannot take every database turn."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    headers = _token(db, "alice")
+    with _platform(db, db_pool_size=1, db_max_overflow=0, db_pool_timeout=1) as base:
+        where = urlsplit(base)
+        with socket.create_connection((where.hostname, where.port)) as slow:
+            slow.sendall(
+                b"POST /api/v1/stores HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                + f"Authorization: {headers['Authorization']}\r\n".encode()
+                + b'Content-Length: 100\r\n\r\n{"name": '
+            )
+            time.sleep(0.5)  # the server has the headers and waits for the rest of the body
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+                assert client.get("/api/v1/stores").status_code == 200
