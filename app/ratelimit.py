@@ -188,7 +188,7 @@ class RateLimiter:
     def _in_flight(self, name: str, change: int) -> int:
         """Atomically add `change` to the user name's count of attempts being checked; the new count."""
         key = f"storeplane/login_in_flight/{name}"
-        return int(self._slowapi._storage.incr(key, LOGIN_CHECK_SECONDS, amount=change))
+        return int(self._slowapi.limiter.storage.incr(key, LOGIN_CHECK_SECONDS, amount=change))
 
 
 # How long a reservation may outlive a process that died while checking a password.

@@ -58,12 +58,6 @@ def pool_arguments(settings: PoolSettings | None) -> dict[str, Any]:
     return {"pool_size": size, "max_overflow": overflow, "pool_timeout": timeout}
 
 
-def pool_capacity(engine: Engine) -> int:
-    """How many connections the engine's pool hands out at once (size + overflow)."""
-    pool: Any = engine.pool
-    return int(pool.size()) + max(0, int(pool._max_overflow))
-
-
 def make_engine(url: str, settings: PoolSettings | None = None) -> Engine:
     url = normalise_url(url)
     pool = pool_arguments(settings)

@@ -270,7 +270,10 @@ def test_rollback_needs_a_positive_revision_and_nothing_else(api: Api) -> None:
         ({"revision": 0}, "'revision': input should be greater than or equal to 1"),
         ({}, "'revision' is required"),
         ({"revision": 1, "force": True}, "'force' is not a field this endpoint accepts"),
-        ({"revision": "two"}, "'revision': input should be a valid integer"),
+        (
+            {"revision": "two"},
+            "'revision': must be a whole number (a JSON number, not a string or a boolean)",
+        ),
     ):
         r = api.client.post(f"/api/v1/stores/{sid}/rollback", json=body, headers=api.alice)
         assert r.status_code == 422, body
