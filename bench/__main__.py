@@ -2,7 +2,15 @@
 
 import sys
 
-from bench import api_latency, helm_memory, medusa_native, memory, provision_overhead, worker_scaling
+from bench import (
+    api_latency,
+    helm_memory,
+    medusa_native,
+    memory,
+    provision_overhead,
+    read_burst,
+    worker_scaling,
+)
 
 BENCHMARKS = {
     "provision": provision_overhead.main,
@@ -11,6 +19,7 @@ BENCHMARKS = {
     "helm-memory": helm_memory.main,
     "workers": worker_scaling.main,
     "medusa": medusa_native.main,
+    "burst": read_burst.main,
 }
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def ensure_cluster(
     """`reuse=False` always starts a private cluster, e.g. for benchmarks that need `nodes` of
     capacity to themselves."""
     shared = shared or Layout(DEFAULT_ROOT)
-    state = control.live_state(shared) if reuse else None
+    state = control.healthy_state(shared) if reuse else None
     if state:
         yield _client(state)
         return
