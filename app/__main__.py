@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from app.settings import get_settings
 
-_USER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+# Used with fullmatch: "$" alone would accept a trailing newline.
+_USER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +148,7 @@ async def _worker() -> int:
     except (SchemaTooNew, SchemaBehind) as exc:
         log.critical("cannot start: %s", exc.message)
         return 3
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, settings)
     factory = make_sessionmaker(engine)
     try:
         # Both load the kubeconfig now: a missing or unreadable one stops the start with its reason.
@@ -197,7 +198,7 @@ def _create_token(name: str, *, admin: bool) -> int:
     from app.db.migrate import upgrade_to_head
     from app.db.users import get_or_create_user, issue_token
 
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         print(
             f"error: {name!r} is not a valid user name: 1-63 letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit",

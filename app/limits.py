@@ -110,16 +110,25 @@ def count_usage(session: Session, owner_id: int) -> StoreUsage:
     return StoreUsage(user_stores=user_stores, all_stores=all_stores, user_provisioning=user_provisioning)
 
 
+def serialise_store_creation(session: Session) -> None:
+    """Make this transaction's store creation wait for any other in flight (until commit/rollback).
+
+    SQLite's BEGIN IMMEDIATE already serialises writers; on PostgreSQL a transaction-scoped advisory
+    lock does (taken again in the same transaction, it is granted at once).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK_KEY})
+
+
 def enforce_store_limits(session: Session, owner: User, settings: Settings) -> None:
     """Raise LimitExceeded if `owner` may not create another store now.
 
     Call it in the transaction that inserts the store. Counting and inserting must not interleave
-    with another creation: SQLite's BEGIN IMMEDIATE already serialises writers; on PostgreSQL a
-    transaction-scoped advisory lock does, for the global limit as much as the per-user one.
+    with another creation, for the global limit as much as the per-user one: the transaction takes
+    its turn first (`serialise_store_creation`; create_store already did, before its replay check).
     """
     assert owner.id is not None
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK_KEY})
+    serialise_store_creation(session)
     limits = StoreLimits.for_user(
         default_per_user=settings.max_stores_per_user,
         user_override=owner.max_stores,

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import problems
+from app.api.admission import Admission
+from app.api.edge import BodyLimit, SecurityHeaders
 from app.api.router import api_router
 from app.api.routes import health
 from app.auth import wiring as users_wiring
@@ -36,7 +38,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url, settings)
         # One process owns a SQLite file, so it may migrate it; PostgreSQL is migrated by
         # `python -m app migrate` (init container, Compose service) and only checked here. Either
         # way a schema this image cannot run on stops the start with the reason (app/db/migrate.py).
@@ -57,9 +59,14 @@ def create_app(
         # The first check before serving, so /readyz reports the cluster from the first request on.
         await app.state.cluster_status.check()
         background: list[asyncio.Task[None]] = [asyncio.create_task(app.state.cluster_status.run(stop))]
+        engines = [engine]
         if workers:
-            worker = Worker(app.state.session_factory, settings)
-            reconciler = Reconciler(app.state.session_factory, settings)
+            # Their own pool: a burst of requests never makes a job wait for a connection (a job's
+            # status write failing on a pool timeout), and jobs never take the requests' turns.
+            engines.append(make_engine(settings.effective_database_url, settings))
+            jobs_factory = make_sessionmaker(engines[-1])
+            worker = Worker(jobs_factory, settings)
+            reconciler = Reconciler(jobs_factory, settings)
             background += [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
             app.state.worker = worker
         try:
@@ -69,7 +76,8 @@ def create_app(
             stop.set()  # uvicorn got SIGTERM/SIGINT: stop claiming, let running jobs finish or hand back
             if background:
                 await asyncio.gather(*background, return_exceptions=True)
-            engine.dispose()
+            for each in engines:
+                each.dispose()
 
     app = FastAPI(
         title="Storeplane",
@@ -78,6 +86,16 @@ def create_app(
         lifespan=lifespan,
     )
     users_wiring.install(app, settings)  # before RequestIdMiddleware, so audit runs inside its request id
+    # Outermost last: request id → security headers → body limit → admission → audit → routes. A body
+    # too large or a request refused for want of a connection never reaches a route (nor the audit:
+    # it did nothing), but is logged with its request id and carries the security headers.
+    app.add_middleware(
+        Admission,
+        capacity=settings.db_pool_size + settings.db_max_overflow,
+        wait_seconds=settings.db_pool_timeout,
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_request_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIdMiddleware)
     problems.install(app)
     app.include_router(api_router)

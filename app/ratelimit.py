@@ -1,4 +1,4 @@
-"""Rate limits per user and per client IP on mutating endpoints, stricter on login.
+"""Rate limits per user and per client IP on mutating endpoints, per user on reads, stricter on login.
 
 slowapi's `Limiter` holds the storage and the strategy (moving window, so a burst at a window edge
 cannot double the rate). We check limits from FastAPI dependencies instead of slowapi's per-route
@@ -118,6 +118,7 @@ class RateLimiter:
         self.trusted = parse_networks(settings.trusted_proxies)
         self.mutations_per_user = _Rule("user", tuple(parse_many(settings.ratelimit_mutations_per_user)))
         self.mutations_per_ip = _Rule("ip", tuple(parse_many(settings.ratelimit_mutations_per_ip)))
+        self.reads_per_user = _Rule("user_read", tuple(parse_many(settings.ratelimit_reads_per_user)))
         self.login_per_ip = _Rule("login_ip", tuple(parse_many(settings.ratelimit_login_per_ip)))
         self.login_failures_per_user = _Rule(
             "login_user", tuple(parse_many(settings.ratelimit_login_failures_per_user))
@@ -138,11 +139,6 @@ class RateLimiter:
             if not self._slowapi.limiter.hit(item, "storeplane", rule.scope, key):
                 self._reject(rule, item, key)
 
-    def _test(self, rule: _Rule, key: str) -> None:
-        for item in rule.items:
-            if not self._slowapi.limiter.test(item, "storeplane", rule.scope, key):
-                self._reject(rule, item, key)
-
     def _reject(self, rule: _Rule, item: RateLimitItem, key: str) -> None:
         metrics.RATE_LIMIT_REJECTIONS.labels(scope=rule.scope).inc()
         raise RateLimited(rule.scope, item, self._retry_after(item, key, rule.scope))
@@ -160,14 +156,63 @@ class RateLimiter:
     def check_mutation_user(self, user_key: str) -> None:
         self._hit(self.mutations_per_user, user_key)
 
-    def check_login_attempt(self, conn: HTTPConnection, username: str) -> None:
-        """Before verifying a password: refuse if this IP or this user name is over its budget."""
-        self._test(self.login_failures_per_user, username.lower())
-        self._hit(self.login_per_ip, ip_key(self.client_ip(conn)))
+    def check_read_user(self, user_key: str) -> None:
+        """Reads (API GETs and dashboard pages, polling included) of one user, from any address."""
+        self._hit(self.reads_per_user, user_key)
 
-    def record_login_failure(self, username: str) -> None:
-        """A failed login spends from the user name's budget (successes don't, so the owner can log in)."""
-        for item in self.login_failures_per_user.items:
-            self._slowapi.limiter.hit(
-                item, "storeplane", self.login_failures_per_user.scope, username.lower()
-            )
+    def check_login_attempt(self, conn: HTTPConnection, username: str) -> LoginAttempt:
+        """Before verifying a password: take one of the user name's attempts, or refuse (429).
+
+        The user name's budget counts failed logins (successes are free, so the owner can log in)
+        plus the attempts still being checked: a reservation taken atomically in the limiter's
+        storage (an INCR, also across replicas with shared storage) before the password is
+        verified. However many guesses arrive at once, no more passwords are checked than the
+        budget has room for. The caller ends the attempt with `LoginAttempt.finish`.
+        """
+        name = username.lower()
+        attempt = LoginAttempt(self, name)
+        try:
+            for item in self.login_failures_per_user.items:
+                stats = self._slowapi.limiter.get_window_stats(
+                    item, "storeplane", self.login_failures_per_user.scope, name
+                )
+                failed = item.amount - stats.remaining
+                if failed + attempt.in_flight > item.amount:
+                    self._reject(self.login_failures_per_user, item, name)
+            self._hit(self.login_per_ip, ip_key(self.client_ip(conn)))
+        except RateLimited:
+            attempt.finish(failed=False)  # nothing was checked: only give the reservation back
+            raise
+        return attempt
+
+    def _in_flight(self, name: str, change: int) -> int:
+        """Atomically add `change` to the user name's count of attempts being checked; the new count."""
+        key = f"storeplane/login_in_flight/{name}"
+        return int(self._slowapi.limiter.storage.incr(key, LOGIN_CHECK_SECONDS, amount=change))
+
+
+# How long a reservation may outlive a process that died while checking a password.
+LOGIN_CHECK_SECONDS = 60
+
+
+class LoginAttempt:
+    """One reserved login attempt for a user name; `finish` settles it exactly once."""
+
+    def __init__(self, limiter: RateLimiter, name: str) -> None:
+        self._limiter = limiter
+        self._name = name
+        self._open = True
+        self.in_flight = limiter._in_flight(name, +1)
+
+    def finish(self, *, failed: bool) -> None:
+        """A failure is charged to the user name's budget before the reservation is given back, so
+        failures + reservations never undercount what was checked."""
+        if not self._open:
+            return
+        self._open = False
+        limiter = self._limiter
+        if failed:
+            rule = limiter.login_failures_per_user
+            for item in rule.items:
+                limiter._slowapi.limiter.hit(item, "storeplane", rule.scope, self._name)
+        limiter._in_flight(self._name, -1)

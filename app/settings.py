@@ -1,14 +1,19 @@
 """The one settings class: every knob is a STOREPLANE_* environment variable."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from app.auth.settings import UsersSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# One DNS label, lower case (RFC 1123); a domain is one or more of them joined by dots.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 # Accounts, rate limits, store limits, metrics and logging knobs live in UsersSettings (issue 5).
@@ -22,6 +27,15 @@ class Settings(UsersSettings):
     # A file holding the URL (a Compose or Kubernetes secret): read at start, so every process of
     # the container, `docker compose exec … python -m app …` included, finds the same database.
     database_url_file: str = ""
+    # Connections per pool: each API or worker process has one pool (`serve` with embedded workers
+    # has two: requests and workers never wait for each other's connections), holding up to
+    # size + overflow connections. The defaults (10 per process) let 4 API and 2 worker replicas
+    # share PostgreSQL's default max_connections=100 with room for migrations and an operator.
+    # The API serves at most size + overflow requests that use the database at once; the rest wait
+    # up to db_pool_timeout seconds for a turn, then get 503 with Retry-After (never a 500).
+    db_pool_size: int = Field(default=5, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
 
     # Kubernetes: a kubeconfig path (empty: $KUBECONFIG, then in-cluster) and an optional context.
     kubeconfig: str = ""
@@ -42,6 +56,9 @@ class Settings(UsersSettings):
     # Store defaults for this environment (values/stores-local.yaml, values/stores-prod.yaml).
     store_values_file: str = ""
     base_domain: str = "localhost"
+    # Store names refused on top of the built-in list (app/api/schemas.py), comma-separated: e.g. the
+    # first label of the dashboard's own host when it lives under base_domain.
+    reserved_names: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ingress_class: str = "nginx"
     # Scheme of the store URLs shown to users ("https" once cert-manager issues certificates).
     store_url_scheme: str = Field(default="http", pattern="^https?$")
@@ -73,10 +90,41 @@ class Settings(UsersSettings):
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
     orphan_grace_seconds: float = Field(default=300.0, ge=0)
 
+    # Request bodies larger than this are refused with 413 before anything parses them or checks who
+    # sent them; the largest legitimate body (a store, user or token request, the login form) is
+    # well under 1 KiB.
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
     # `serve`: where uvicorn listens and whether it runs workers in the same process.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     embedded_workers: bool = True
+
+    @field_validator("base_domain")
+    @classmethod
+    def _domain_is_a_dns_name(cls, value: str) -> str:
+        labels = value.split(".")
+        if len(value) > 200 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(
+                f"STOREPLANE_BASE_DOMAIN {value!r} is not a DNS name: lower-case labels of letters, "
+                "digits and '-' joined by dots, such as stores.example.com or localhost"
+            )
+        return value
+
+    @field_validator("reserved_names", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("reserved_names")
+    @classmethod
+    def _names_are_labels(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _DNS_LABEL.fullmatch(name):
+                raise ValueError(f"STOREPLANE_RESERVED_NAMES: {name!r} is not a lower-case DNS label")
+        return value
 
     @model_validator(mode="after")
     def _limits_are_consistent(self) -> "Settings":

@@ -8,6 +8,7 @@ from bench import (
     medusa_native,
     memory,
     provision_overhead,
+    read_burst,
     realistic,
     worker_scaling,
 )
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "helm-memory": helm_memory.main,
     "workers": worker_scaling.main,
     "medusa": medusa_native.main,
+    "burst": read_burst.main,
     "realistic": realistic.main,
 }
 

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth.csrf import SAFE_METHODS
 from app.auth.deps import get_current_user  # bearer token or session cookie, rate limits, CSRF
+from app.db.engine import read_transaction, transaction
 from app.db.models import User
 from app.settings import Settings
 
@@ -21,9 +23,13 @@ def get_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory
 
 
-def get_session(factory: Annotated[sessionmaker[Session], Depends(get_factory)]) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back if it raises."""
-    with factory() as session, session.begin():
+def get_session(
+    request: Request, factory: Annotated[sessionmaker[Session], Depends(get_factory)]
+) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back if it raises.
+    GET/HEAD get a read transaction: on SQLite it never takes (or waits for) the write lock."""
+    begin = read_transaction if request.method in SAFE_METHODS else transaction
+    with begin(factory) as session:
         yield session
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -10,14 +11,20 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.db.stores import IdempotencyMismatch, NameTaken
+from app.db.stores import IdempotencyMismatch, NameReserved, NameTaken
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import IllegalTransition
 
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client is asked to wait when the database is busy or briefly unreachable.
+DATABASE_RETRY_AFTER = 2
+
+log = logging.getLogger("storeplane.api")
 
 
 class ProblemDetail(BaseModel):
@@ -97,7 +104,49 @@ def validation_detail(errors: Sequence[Any]) -> str:
     return " ".join(dict.fromkeys(_sentence(e) for e in errors))
 
 
+def database_unavailable(exc: OperationalError) -> tuple[str, str] | None:
+    """(slug, sentence) when the database is busy or unreachable for now; None for any other
+    OperationalError (a bug, such as a missing table, stays a 500)."""
+    message = str(exc.orig).lower()
+    if "database is locked" in message or "database is busy" in message:  # SQLite's busy timeout
+        return "busy", "The server is busy; try again in a moment."
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    # PostgreSQL: no SQLSTATE (the connection failed), 08 connection exception, 53 insufficient
+    # resources (too many connections), 57P admin shutdown / cannot connect now.
+    if exc.orig.__class__.__module__.startswith("psycopg") and (
+        sqlstate is None or sqlstate.startswith(("08", "53", "57P"))
+    ):
+        return "database-unavailable", "The database cannot be reached now; try again in a moment."
+    return None
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection is in use past STOREPLANE_DB_POOL_TIMEOUT: refuse, the client retries.
+        log.warning("no database connection free in time: %s", exc)
+        return problem_response(
+            503,
+            "busy",
+            "The server is busy; try again in a moment.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            retry_after=DATABASE_RETRY_AFTER,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        known = database_unavailable(exc)
+        if known is None:
+            raise exc
+        log.warning("database unavailable: %s", exc.orig)
+        return problem_response(
+            503,
+            known[0],
+            known[1],
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            retry_after=DATABASE_RETRY_AFTER,
+        )
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers, **exc.extra)
@@ -119,6 +168,10 @@ def install(app: FastAPI) -> None:
     async def _taken(_: Request, exc: NameTaken) -> JSONResponse:
         return problem_response(409, "name-taken", str(exc))
 
+    @app.exception_handler(NameReserved)
+    async def _reserved(_: Request, exc: NameReserved) -> JSONResponse:
+        return problem_response(422, "name-reserved", str(exc))
+
     @app.exception_handler(IdempotencyMismatch)
     async def _mismatch(_: Request, exc: IdempotencyMismatch) -> JSONResponse:
         return problem_response(422, "idempotency-key-reused", str(exc))
@@ -129,6 +182,13 @@ def install(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a body json/form parsing raised on (not a JSON syntax error, which
+            # is a 422): e.g. a number of more than 4300 digits, which Python refuses to convert.
+            detail = (
+                "The request body could not be parsed: "
+                "send UTF-8 JSON whose numbers have at most 4300 digits."
+            )
         if exc.status_code == 405:
             allowed = _allowed_methods(request)
             detail = f"This address accepts {', '.join(allowed)}, not {request.method}."

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.db.models import Store, StoreEvent
 from app.engines import ENGINES
 from app.settings import Settings
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Always used with fullmatch: with match(), "$" also matches before a trailing newline ("nl\n").
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 NAME_MAX = 30
 # Names that would collide with platform hosts under the base domain, or just confuse people.
 RESERVED_NAMES = frozenset(
@@ -22,8 +23,25 @@ RESERVED_NAMES = frozenset(
 )  # fmt: skip
 
 
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: a number without a fraction (2 and 2.0), never a string or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number (a JSON number, not a string or a boolean)")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+# An integer field of a Strict body: strict mode alone would refuse 2.0, which JSON Schema (and so
+# our OpenAPI document) calls an integer.
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON value of the wrong type is refused, never coerced ("yes" is not true, "3" not 3).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class StoreCreate(Strict):
@@ -33,7 +51,7 @@ class StoreCreate(Strict):
         json_schema_extra={
             "minLength": 1,
             "maxLength": NAME_MAX,
-            "pattern": _DNS_LABEL.pattern,
+            "pattern": f"^{_DNS_LABEL.pattern}$",
             "not": {"enum": sorted(RESERVED_NAMES)},
         },
     )
@@ -52,7 +70,7 @@ class StoreCreate(Strict):
             raise ValueError("the store name cannot be empty")
         if len(value) > NAME_MAX:
             raise ValueError(f"the store name must be at most {NAME_MAX} characters (it has {len(value)})")
-        if not _DNS_LABEL.match(value):
+        if not _DNS_LABEL.fullmatch(value):
             raise ValueError(
                 "the store name may contain only lowercase letters, digits and '-', "
                 "and must start and end with a letter or digit"
@@ -78,7 +96,9 @@ class UpgradeRequest(Strict):
 
 
 class RollbackRequest(Strict):
-    revision: int = Field(ge=1, description="A revision number from GET /stores/{id}/history.")
+    revision: JsonInt = Field(
+        ge=1, le=2**31 - 1, description="A revision number from GET /stores/{id}/history."
+    )
 
 
 class StoreUrls(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import errors, metrics
 from app.api.history import store_history
 from app.api.problems import Problem
-from app.db.engine import transaction
+from app.db.engine import read_transaction, transaction
 from app.db.models import Store, User
 from app.db.stores import create_store, request_action, visible_store
 from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
@@ -33,7 +33,7 @@ def found(session: Session, user: User, store_id: str) -> Store:
 
 
 def read_visible(factory: sessionmaker[Session], user: User, store_id: str) -> Store:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         return found(session, user, store_id)
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import WeakPasswordError, check_policy, hash_password, verify_password
 from app.db.engine import utcnow
 from app.db.models import ApiToken, User
-from app.db.users import issue_token
+from app.db.users import add_token
 
 # The name becomes a Kubernetes label value on the user's store namespaces: it must end alphanumeric.
-USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{0,61}[a-z0-9]$")
+USERNAME = re.compile(r"[a-z][a-z0-9_.-]{0,61}[a-z0-9]")  # always fullmatch: "$" passes "bob\n"
 MAX_TOKENS_PER_USER = 50
 
 
@@ -63,8 +63,21 @@ def create_user(session: Session, *, name: str, password: str | None, is_admin: 
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """A new password ends every dashboard session of the user (they log in again)."""
     user.password_hash = _policy_hash(password, user.name)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every dashboard session of `user`, on every device: each cookie carries the generation
+    it was issued under, and this moves the user's on (one UPDATE, so concurrent calls add up)."""
+    session.execute(
+        update(User)
+        .where(User.id == user.id)  # type: ignore[arg-type]
+        .values(session_generation=User.session_generation + 1)
+    )
     session.flush()
+    session.refresh(user)
 
 
 def _policy_hash(password: str, name: str) -> str:
@@ -94,6 +107,10 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     name = name.strip()
     if not 1 <= len(name) <= 64:
         raise AccountError("a token name is 1-64 characters, e.g. 'CI' or 'laptop'")
+    # Count and insert as one turn per user: PostgreSQL locks the user's row until commit (two
+    # concurrent creates would otherwise both count 49 and both insert); SQLite's write lock
+    # already serialises them (FOR UPDATE is not rendered there).
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())  # type: ignore[arg-type]
     live = session.execute(
         select(func.count())
         .select_from(ApiToken)
@@ -101,13 +118,8 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     ).scalar_one()
     if live >= MAX_TOKENS_PER_USER:
         raise AccountError(f"you have {live} live tokens, the most allowed; revoke one first")
-    plaintext = issue_token(session, user)
-    row = session.execute(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()).limit(1)  # type: ignore[union-attr]
-    ).scalar_one()
-    row.name = name
-    session.flush()
-    return row, plaintext
+    # The row just inserted, not "the user's newest token", which a concurrent create may be.
+    return add_token(session, user, name)
 
 
 def list_tokens(session: Session, user: User) -> list[ApiToken]:
@@ -131,9 +143,21 @@ def revoke_token(session: Session, user: User, token_id: int) -> ApiToken | None
     return row
 
 
-def set_disabled(session: Session, user: User, disabled: bool) -> None:
+def set_disabled(session: Session, user: User, disabled: bool) -> int:
+    """Disable or enable `user`. Disabling also ends their sessions and revokes their live tokens,
+    so enabling them again revives nothing: they log in afresh and make new tokens. Returns how
+    many tokens were revoked."""
     user.disabled = disabled
+    revoked = 0
+    if disabled:
+        revoked = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .values(revoked_at=utcnow())
+        ).rowcount
+        end_sessions(session, user)
     session.flush()
+    return int(revoked or 0)
 
 
 def set_max_stores(session: Session, user: User, max_stores: int | None) -> None:

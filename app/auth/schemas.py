@@ -8,11 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.schemas import JsonInt
 from app.db.models import ApiToken, AuditEntry, User
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON value of the wrong type is refused, never coerced ({"disabled": "yes"} is 422).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TokenCreate(_Strict):
@@ -70,7 +72,7 @@ class UserPublic(BaseModel):
 class UserCreate(_Strict):
     name: str = Field(min_length=2, max_length=63, description="Lower-case letters, digits, '_', '.', '-'.")
     role: Literal["admin", "user"] = "user"
-    max_stores: int | None = Field(default=None, ge=0, le=10_000)
+    max_stores: JsonInt | None = Field(default=None, ge=0, le=10_000)
 
 
 class UserCreated(UserPublic):
@@ -80,7 +82,7 @@ class UserCreated(UserPublic):
 class UserUpdate(_Strict):
     disabled: bool | None = None
     role: Literal["admin", "user"] | None = None
-    max_stores: int | None = Field(default=None, ge=0, le=10_000)
+    max_stores: JsonInt | None = Field(default=None, ge=0, le=10_000)
     reset_max_stores: bool = Field(default=False, description="Go back to the platform default limit.")
 
 

@@ -1,13 +1,15 @@
 """The dashboard's signed session cookie (itsdangerous) and where its signing key comes from.
 
-The cookie holds only the user id, a CSRF token and the issue time; it is signed, not encrypted, and
-nothing in it is secret from its owner. Every request re-reads the user from the database, so a
-disabled user's session stops working at once, whatever the cookie says.
+The cookie holds only the user id, the user's session generation at login, a CSRF token and the
+issue time; it is signed, not encrypted, and nothing in it is secret from its owner. Every request
+re-reads the user from the database, and the session is valid only while the user is enabled and
+their generation is still the one in the cookie: logout, a password change and disabling the user
+move the generation on, which ends every session issued before, on the server (a copied cookie
+replayed later is refused).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -28,17 +30,12 @@ _SALT = "storeplane.session.v1"
 class SessionData:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     user_id: int | None = None
-    # Fingerprint of the user's password hash at login: a password change ends every older session.
-    password_fp: str | None = None
+    # users.session_generation when the session began: valid while the user's is still the same.
+    generation: int | None = None
 
-    def logged_in_as(self, user_id: int, password_fp: str) -> SessionData:
+    def logged_in_as(self, user_id: int, generation: int) -> SessionData:
         """A new session for this user, with a new CSRF token (no fixation across login)."""
-        return SessionData(user_id=user_id, password_fp=password_fp)
-
-
-def password_fingerprint(password_hash: str | None) -> str:
-    """Changes whenever the password does (the Argon2 hash has a fresh salt each time)."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+        return SessionData(user_id=user_id, generation=generation)
 
 
 class SessionCodec:
@@ -49,7 +46,7 @@ class SessionCodec:
         self.max_age_seconds = max_age_seconds
 
     def encode(self, data: SessionData) -> str:
-        return self._serializer.dumps({"u": data.user_id, "c": data.csrf, "p": data.password_fp})
+        return self._serializer.dumps({"u": data.user_id, "c": data.csrf, "g": data.generation})
 
     def decode(self, cookie: str | None) -> SessionData | None:
         """The session in a cookie, or None if absent, tampered with, expired or malformed."""
@@ -61,12 +58,12 @@ class SessionCodec:
             return None
         if not isinstance(raw, dict):
             return None
-        user_id, csrf, password_fp = raw.get("u"), raw.get("c"), raw.get("p")
-        if not isinstance(csrf, str) or not (user_id is None or isinstance(user_id, int)):
+        user_id, csrf, generation = raw.get("u"), raw.get("c"), raw.get("g")
+        if not isinstance(csrf, str) or not (user_id is None or type(user_id) is int):
             return None
-        if not (password_fp is None or isinstance(password_fp, str)):
+        if not (generation is None or type(generation) is int):
             return None
-        return SessionData(csrf=csrf, user_id=user_id, password_fp=password_fp)
+        return SessionData(csrf=csrf, user_id=user_id, generation=generation)
 
 
 def is_https(conn: HTTPConnection, trusted: tuple[IPNetwork, ...]) -> bool:

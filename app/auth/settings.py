@@ -40,6 +40,9 @@ class UsersSettings(BaseSettings):
     ratelimit_storage_uri: str = "memory://"
     ratelimit_mutations_per_user: str = "30/minute;300/hour"
     ratelimit_mutations_per_ip: str = "60/minute;600/hour"
+    # Reads (API GETs, dashboard pages and their 2-second polling) per user: generous for a person
+    # with a dashboard open, a brake on a script hammering the database.
+    ratelimit_reads_per_user: str = "1200/minute;36000/hour"
     # Login: every attempt per client IP, and failed attempts per user name (brute force from many IPs).
     ratelimit_login_per_ip: str = "10/minute;100/hour"
     ratelimit_login_failures_per_user: str = "5/minute;20/hour"
@@ -77,6 +80,7 @@ class UsersSettings(BaseSettings):
     @field_validator(
         "ratelimit_mutations_per_user",
         "ratelimit_mutations_per_ip",
+        "ratelimit_reads_per_user",
         "ratelimit_login_per_ip",
         "ratelimit_login_failures_per_user",
     )

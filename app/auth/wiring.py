@@ -24,7 +24,7 @@ from app.audit import AuditMiddleware
 from app.auth import accounts
 from app.auth.bootstrap import Bootstrap, BootstrapError, ensure_first_admin
 from app.auth.sessions import SessionCodec, load_session_secret
-from app.db.engine import transaction
+from app.db.engine import read_transaction, transaction
 from app.db.models import Job, Store
 from app.lifecycle import StoreStatus
 from app.limits import LimitExceeded
@@ -94,7 +94,7 @@ def bootstrap_admin(factory: sessionmaker[Session], settings: Settings) -> Boots
 
 
 def state_counts(factory: sessionmaker[Session]) -> metrics.StateCounts:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         stores = session.execute(select(Store.status, func.count()).group_by(Store.status)).all()
         jobs = session.execute(
             select(Job.status, func.count())

@@ -58,6 +58,11 @@ class User(SQLModel, table=True):
     disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     # Per-user store limit set by an admin; None: STOREPLANE_MAX_STORES_PER_USER.
     max_stores: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # The server-side end of dashboard sessions: a session cookie is valid only while it carries the
+    # current value. Logout, a password change and disabling the user move it on (app.auth.accounts).
+    session_generation: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
 
 
 class ApiToken(SQLModel, table=True):
@@ -80,10 +85,11 @@ class ApiToken(SQLModel, table=True):
 class Store(SQLModel, table=True):
     __tablename__ = "stores"
     __table_args__ = (
-        # A name is unique per owner among live stores; a Deleted tombstone frees it.
+        # The name is the store's public host (<name>.<baseDomain>), so it is unique across the
+        # platform among live stores: two tenants can never share a host. A Deleted tombstone (its
+        # namespace and Ingress are gone) frees it; a Deleting store still holds it.
         Index(
-            "uq_stores_owner_name_live",
-            "owner_id",
+            "uq_stores_name_live",
             "name",
             unique=True,
             sqlite_where=text(_LIVE_STORE_SQL),

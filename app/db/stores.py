@@ -20,15 +20,29 @@ from app.db.events import append_event
 from app.db.models import Store, User
 from app.jobs.queue import JobStatus, active_job, enqueue
 from app.lifecycle import Action, StoreStatus, on_request
-from app.limits import enforce_store_limits
+from app.limits import enforce_store_limits, serialise_store_creation
 from app.settings import Settings
 
 
 class NameTaken(Exception):
+    """The name is held by a live store. Whose is said only to its owner: the host is public, the
+    owner is not."""
+
+    def __init__(self, name: str, host: str, *, yours: bool) -> None:
+        if yours:
+            message = f"You already have a store named {name!r}; choose another name or delete that store."
+        else:
+            message = (
+                f"The name {name!r} is taken: {host} already belongs to another store. Choose another name."
+            )
+        super().__init__(message)
+
+
+class NameReserved(Exception):
+    """An operator reserved this name (STOREPLANE_RESERVED_NAMES), e.g. the dashboard's own host."""
+
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"You already have a store named {name!r}; choose another name or delete that store."
-        )
+        super().__init__(f"The store name {name!r} is reserved on this platform; choose another one.")
 
 
 class IdempotencyMismatch(Exception):
@@ -69,15 +83,23 @@ def create_store(
     A replay (same key, same body) returns the existing store with created=False.
     """
     assert owner.id is not None
+    if name in settings.reserved_names:
+        raise NameReserved(name)
+    # Creations take turns (PostgreSQL: one advisory lock; SQLite: the write lock every transaction
+    # takes), and the turn is taken before anything is read: a replay then always finds the store
+    # its twin committed, instead of counting that store against the limit (a 409 for a retry).
+    serialise_store_creation(session)
     fingerprint = request_fingerprint({"name": name, "engine": engine})
     store_id = new_store_id(owner.id, idempotency_key)
+    host = f"{name}.{settings.base_domain}"
     existing = session.get(Store, store_id)
     if existing is None:
+        # The name is the public host: it is taken whoever holds it (the index enforces the same).
         holder = session.execute(
-            select(Store).where(Store.owner_id == owner.id, Store.name == name, Store.status != "deleted")
+            select(Store).where(Store.name == name, Store.status != "deleted")
         ).scalar_one_or_none()
         if holder is not None and holder.id != store_id:
-            raise NameTaken(name)
+            raise NameTaken(name, host, yours=holder.owner_id == owner.id)
         # holder.id == store_id: a parallel request with the same key committed between our two reads.
         existing = holder
     if existing is not None:
@@ -95,7 +117,7 @@ def create_store(
         engine=engine,
         status=StoreStatus.PENDING,
         namespace=namespace_for(store_id),
-        host=f"{name}.{settings.base_domain}",
+        host=host,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
         created_at=now,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.tokens import hash_token, looks_like_token
@@ -30,14 +30,21 @@ def get_or_create_user(session: Session, name: str, *, is_admin: bool = False) -
 
 def issue_token(session: Session, user: User) -> str:
     """Create a token for `user` and return it: only its hash is stored, so it is shown this once."""
+    return add_token(session, user)[1]
+
+
+def add_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """(row, plaintext) of a new token for `user`; the plaintext exists only in this return value."""
     assert user.id is not None
     issued = new_token()
-    session.add(ApiToken(user_id=user.id, token_hash=issued.digest, prefix=issued.display_prefix))
+    row = ApiToken(user_id=user.id, token_hash=issued.digest, prefix=issued.display_prefix, name=name)
+    session.add(row)
     session.flush()
-    return issued.plaintext
+    return row, issued.plaintext
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def token_owner(session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The enabled user behind a live token, and the token's row; reads only."""
     if not looks_like_token(token):
         return None
     digest = hash_token(token)
@@ -47,8 +54,34 @@ def user_for_token(session: Session, token: str) -> User | None:
     # The lookup is by hash; comparing again in constant time costs nothing and removes any doubt.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-        row.last_used_at = now
     user = session.get(User, row.user_id)
-    return None if user is None or user.disabled else user
+    return None if user is None or user.disabled else (user, row)
+
+
+def needs_touch(row: ApiToken, now: datetime) -> bool:
+    return row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    """Record that the token was used; at most once a minute, whoever else raced to do it."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,  # type: ignore[arg-type]
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - _TOUCH_EVERY),  # type: ignore[union-attr,operator]
+        )
+        .values(last_used_at=now)
+    )
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """token_owner plus the last-used hint, in one (write) transaction: for tools and the CLI."""
+    found = token_owner(session, token)
+    if found is None:
+        return None
+    user, row = found
+    now = utcnow()
+    if needs_touch(row, now):
+        assert row.id is not None
+        touch_token(session, row.id, now)
+    return user

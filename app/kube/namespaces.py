@@ -19,7 +19,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "storeplane"
 OWNER = "storeplane.io/owner"
 STORE_ID = "storeplane.io/store-id"
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")  # with fullmatch
 POLL_SECONDS = 0.5
 
 
@@ -39,7 +39,7 @@ def store_labels(*, store_id: str, owner: str, pod_security: str = "restricted")
     """The labels every store namespace carries. Pod Security Admission enforces `pod_security`
     and also warns/audits at `restricted`, so a `baseline` store still reports what it lacks."""
     for key, value in ((STORE_ID, store_id), (OWNER, owner)):
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
+        if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
             raise errors.PermanentError(
                 f"{key}={value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')"
             )

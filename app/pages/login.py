@@ -1,4 +1,5 @@
-"""/login and /logout: the dashboard session. Failures are rate limited and audited."""
+"""/login and /logout: the dashboard session. Failures are rate limited and audited; logout ends the
+user's sessions on the server (every device), not only the cookie in this browser."""
 
 from __future__ import annotations
 
@@ -14,13 +15,7 @@ from app.audit import Action, Outcome
 from app.auth import accounts
 from app.auth.csrf import CsrfError, verify_csrf
 from app.auth.deps import rate_limiter, read_session, session_codec, session_user
-from app.auth.sessions import (
-    SessionData,
-    clear_session_cookie,
-    cookie_secure,
-    password_fingerprint,
-    set_session_cookie,
-)
+from app.auth.sessions import SessionData, clear_session_cookie, cookie_secure, set_session_cookie
 from app.db.engine import transaction
 from app.db.models import User
 from app.pages.render import render
@@ -101,7 +96,7 @@ async def login(
             error="This login form had expired. Please try again.",
         )  # fmt: skip
     try:
-        rate_limiter(request).check_login_attempt(request, name)
+        attempt = rate_limiter(request).check_login_attempt(request, name)
     except RateLimited as exc:
         request.state.audit_detail = {"reason": "rate_limited", "scope": exc.scope}
         response = _form(
@@ -110,13 +105,16 @@ async def login(
         )  # fmt: skip
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    user, user_id = await run_in_threadpool(
-        _check_password, request.app.state.session_factory, name, password
-    )
+    user: User | None = None
+    try:
+        user, user_id = await run_in_threadpool(
+            _check_password, request.app.state.session_factory, name, password
+        )
+    finally:
+        attempt.finish(failed=user is None)  # also when the check itself failed: it was tried
     if user_id is not None:
         request.state.audit_target = f"user:{user_id}"
     if user is None:
-        rate_limiter(request).record_login_failure(name)
         request.state.audit_outcome = Outcome.FAILURE
         return _form(
             request, data, next_path=next_path, username=username, status=401,
@@ -125,8 +123,15 @@ async def login(
     request.state.user = user
     assert user.id is not None
     response = RedirectResponse(next_path, status_code=303)
-    _set_session(request, response, data.logged_in_as(user.id, password_fingerprint(user.password_hash)))
+    _set_session(request, response, data.logged_in_as(user.id, user.session_generation))
     return response
+
+
+def _end_sessions(factory: sessionmaker[Session], user_id: int | None) -> None:
+    with transaction(factory) as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            accounts.end_sessions(session, user)
 
 
 @router.post("/logout")
@@ -141,10 +146,13 @@ async def logout(request: Request) -> Response:
     except CsrfError:
         request.state.audit_outcome = Outcome.DENIED
         return RedirectResponse("/", status_code=303)
-    user = await run_in_threadpool(session_user, request.app.state.session_factory, data)
+    factory = request.app.state.session_factory
+    user = await run_in_threadpool(session_user, factory, data)
     if user is not None:
         request.state.user = user
         request.state.audit_target = f"user:{user.id}"
+        # The server-side end: this cookie, and any copy of it, is refused from now on.
+        await run_in_threadpool(_end_sessions, factory, user.id)
     settings = request.app.state.settings
     clear_session_cookie(response, secure=cookie_secure(request, settings, rate_limiter(request).trusted))
     return response

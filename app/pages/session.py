@@ -53,6 +53,7 @@ async def viewer(request: Request) -> PageSession:
     if user is None:
         raise LoginRequired(request.url.path)
     request.state.user = user
+    request.app.state.rate_limiter.check_read_user(str(user.id))  # the API's read budget, shared
     return PageSession(user, data.csrf)
 
 

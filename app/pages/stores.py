@@ -8,6 +8,7 @@ not settled polls itself every 2 s; the settled fragment carries no trigger, so 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -20,15 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api import store_service
+from app.api.deps import MAX_ROW_ID
 from app.api.history import store_history
 from app.api.problems import Problem, validation_detail
 from app.api.routes.credentials import reveal_admin_password
 from app.api.schemas import RevisionPublic, StoreCreate, StorePublic
 from app.audit import Outcome
-from app.db.engine import transaction
+from app.db.engine import read_transaction, transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
-from app.db.stores import NameTaken, list_stores
+from app.db.stores import NameReserved, NameTaken, list_stores
 from app.engines import ENGINES, Engine
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
@@ -102,7 +104,7 @@ def _views(session: Session, viewer_user: User, stores: list[Store], settings: S
 
 
 def _list(factory: sessionmaker[Session], user: User, settings: Settings) -> list[StoreView]:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         return _views(session, user, list_stores(session, user), settings)
 
 
@@ -114,7 +116,7 @@ def _detail_data(
     factory: sessionmaker[Session], user: User, store_id: str, settings: Settings, *, events: bool = True
 ) -> tuple[StoreView, Store, list[StoreEvent]]:
     """The view, the row (for the live Helm history) and the activity log, in one transaction."""
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         store = store_service.found(session, user, store_id)
         view = _views(session, user, [store], settings)[0]
         return view, store, list_events(session, store_id, limit=200) if events else []
@@ -167,7 +169,7 @@ async def create(
     except ValidationError as exc:
         error = validation_detail(exc.errors())
         request.state.audit_outcome = Outcome.FAILURE
-    except NameTaken as exc:
+    except (NameTaken, NameReserved) as exc:
         error = str(exc)
         request.state.audit_outcome = Outcome.FAILURE
     except Problem as exc:  # the engine is not built by the deployed chart, or the chart is unreadable
@@ -260,15 +262,23 @@ async def _act(
     return await _after_action(request, page, store_id, error)
 
 
-async def _after_action(request: Request, page: PageSession, store_id: str, error: str) -> Response:
-    """The fragment the form came from: the detail block or the list row; a plain form goes back."""
+async def _after_action(
+    request: Request, page: PageSession, store_id: str, error: str, *, status_code: int = 409
+) -> Response:
+    """The fragment the form came from: the detail block or the list row; a plain form goes back
+    (an error then is the store page with `status_code`: 409 for a refused action, 422 for bad input)."""
     if request.headers.get("hx-target") == DETAIL_TARGET:
         return await _detail(request, page, store_id, error=error)
     if is_htmx(request):
         return await _row(request, page, store_id, error)
     if error:
-        return await _detail(request, page, store_id, error=error, status_code=409)
+        return await _detail(request, page, store_id, error=error, status_code=status_code)
     return RedirectResponse(f"/stores/{store_id}", status_code=303)
+
+
+# A revision as a person types it: ASCII digits only ("²".isdigit() is True, int("²") fails), and
+# few enough that int() neither refuses nor builds a number no release can have.
+_REVISION = re.compile(r"[0-9]{1,10}")
 
 
 @router.post("/stores/{store_id}/delete", response_class=HTMLResponse)
@@ -290,18 +300,20 @@ async def upgrade(request: Request, store_id: str) -> Response:
 async def rollback(request: Request, store_id: str, revision: Annotated[str, Form()] = "") -> Response:
     page = await actor(request, f"/stores/{store_id}")
     state = request.app.state
-    if not revision.strip().isdigit() or int(revision) < 1:
+    typed = revision.strip()
+    if not _REVISION.fullmatch(typed) or not 1 <= int(typed) <= MAX_ROW_ID:
         request.state.audit_outcome = Outcome.FAILURE
         return await _after_action(
-            request, page, store_id, "Choose a revision number (1 or more) to roll back to."
+            request, page, store_id, "Choose a revision number (1 or more) to roll back to.", status_code=422
         )
+    number = int(typed)
     store = await run_in_threadpool(store_service.read_visible, state.session_factory, page.user, store_id)
     try:
-        await store_service.check_revision(store, state.settings, int(revision))
+        await store_service.check_revision(store, state.settings, number)
     except Problem as exc:
         request.state.audit_outcome = Outcome.FAILURE
-        return await _after_action(request, page, store_id, exc.detail)
-    return await _act(request, page, store_id, Action.ROLLBACK, {"revision": int(revision)})
+        return await _after_action(request, page, store_id, exc.detail, status_code=exc.status)
+    return await _act(request, page, store_id, Action.ROLLBACK, {"revision": number})
 
 
 @router.get("/stores/{store_id}/admin-password", response_class=HTMLResponse)

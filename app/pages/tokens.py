@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.api.deps import RowId
 from app.audit import Outcome
 from app.auth import accounts
-from app.db.engine import transaction
+from app.db.engine import read_transaction, transaction
 from app.db.models import ApiToken, User
 from app.pages.render import render
 from app.pages.session import PageSession, actor, viewer
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/account/tokens", include_in_schema=False)
 
 
 def _tokens(factory: sessionmaker[Session], user: User) -> list[ApiToken]:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         return accounts.list_tokens(session, user)
 
 

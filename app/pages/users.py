@@ -16,7 +16,7 @@ from app.api.problems import Problem
 from app.audit import Action, Outcome
 from app.auth import accounts
 from app.auth.passwords import generate_password
-from app.db.engine import transaction
+from app.db.engine import read_transaction, transaction
 from app.db.models import Store, User
 from app.lifecycle import StoreStatus
 from app.pages.render import render
@@ -32,7 +32,7 @@ class UserRow:
 
 
 def _rows(factory: sessionmaker[Session]) -> list[UserRow]:
-    with transaction(factory) as session:
+    with read_transaction(factory) as session:
         counts = dict(
             session.execute(  # type: ignore[arg-type]
                 select(Store.owner_id, func.count())
@@ -124,8 +124,10 @@ async def update(
                 return detail
             if user.id == page.user.id:
                 raise accounts.AccountError("you cannot disable yourself")
-            accounts.set_disabled(session, user, change == "disable")
-            return {"disabled": change == "disable"}
+            revoked = accounts.set_disabled(session, user, change == "disable")
+            if change == "disable":
+                return {"disabled": True, "revoked_token_count": revoked}
+            return {"disabled": False}
 
     try:
         detail = await run_in_threadpool(apply)

@@ -41,7 +41,18 @@ def main(argv: list[str] | None = None) -> int:
             latency = Latency(args.latency, args.latency_scale)
         except ValueError as error:
             parser.error(str(error))
-        if control.live_state(layout):
+        running = control.live_state(layout)
+        if running and running.get("status") != "ready":
+            dead = ", ".join(running.get("dead", [])) or "a component"
+            print(f"simcluster: {dead} had stopped; restarting it (same ports and data)")
+            try:
+                control.healthy_state(layout)
+            except StartFailed as error:
+                print(f"simcluster: {error}", file=sys.stderr)
+                return 1
+            print(f"simcluster: running again; source {layout.env_file}")
+            return 0
+        if running:
             print(f"simcluster: already running; source {layout.env_file}")
             return 0
         if not args.background:

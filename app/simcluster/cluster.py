@@ -36,6 +36,8 @@ class SimCluster:
         self.apiserver_port = apiserver_port
         self.processes: list[ManagedProcess] = []
         self.timings: dict[str, float] = {}
+        # How to tell each component is serving again after a restart (set as they start).
+        self._health: dict[str, tuple[str, object]] = {}
 
     # -- start -------------------------------------------------------------------------------------
 
@@ -85,12 +87,14 @@ class SimCluster:
         t = self._lap("certificates", t)
 
         etcd = self._spawn("etcd", components.etcd(self.tools, layout.etcd_data, ports))
+        self._health["etcd"] = (f"http://127.0.0.1:{ports.etcd_client}/health", None)
         etcd.wait_until(lambda: http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"), "healthy", 30)
         t = self._lap("etcd", t)
 
         apiserver = self._spawn("kube-apiserver", components.apiserver(self.tools, pki, ports))
         tls = ssl.create_default_context(cafile=str(pki.ca_cert))
         tls.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+        self._health["kube-apiserver"] = (f"https://127.0.0.1:{ports.apiserver}/readyz", tls)
         apiserver.wait_until(
             lambda: http_ok(f"https://127.0.0.1:{ports.apiserver}/readyz", tls), "ready", STARTUP_TIMEOUT
         )
@@ -104,6 +108,8 @@ class SimCluster:
         stage_files = self.latency.stage_files(self.tools.path("kwok-stages.yaml"), STAGES, layout.root)
         kwok = self._spawn("kwok", components.kwok(self.tools, kubeconfig, stage_files, ports))
         insecure = ssl._create_unverified_context()  # noqa: S323 - loopback health probe of a self-signed port
+        self._health["kube-scheduler"] = (f"https://127.0.0.1:{ports.scheduler}/healthz", insecure)
+        self._health["kwok"] = (f"http://127.0.0.1:{ports.kwok_server}/healthz", None)
         scheduler.wait_until(
             lambda: http_ok(f"https://127.0.0.1:{ports.scheduler}/healthz", insecure), "healthy", 60
         )
@@ -158,6 +164,23 @@ class SimCluster:
 
     def dead(self) -> list[ManagedProcess]:
         return [p for p in self.processes if not p.alive()]
+
+    def restart_dead(self) -> list[str]:
+        """Start again, in start order, every component that exited, and wait until each serves.
+
+        Same ports, certificates and etcd data as before, so the cluster keeps its objects: this
+        is a repair (e.g. the apiserver was killed), not a new cluster. Returns the names restarted.
+        """
+        restarted = []
+        for process in self.processes:
+            if process.alive():
+                continue
+            process.start()
+            url, tls = self._health.get(process.name, (None, None))
+            if url is not None:
+                process.wait_until(lambda u=url, t=tls: http_ok(u, t), "serving again", STARTUP_TIMEOUT)  # type: ignore[misc]
+            restarted.append(process.name)
+        return restarted
 
     # -- stop --------------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from app.simcluster.layout import Layout
 from app.simcluster.processes import StartFailed, tail
 
 START_TIMEOUT = 180.0
+# Sent to a live supervisor whose components died: it restarts them (SimCluster.restart_dead).
+REPAIR_SIGNAL = signal.SIGUSR1
 
 
 def _is_supervisor(pid: int) -> bool:
@@ -30,6 +32,26 @@ def live_state(layout: Layout) -> dict | None:
     if not _is_supervisor(int(state.get("supervisor_pid", 0))):
         return None
     return state
+
+
+def healthy_state(layout: Layout, timeout: float = START_TIMEOUT) -> dict | None:
+    """Like live_state, but a cluster whose components died (`degraded`, e.g. the apiserver was
+    killed) is repaired first: its supervisor restarts them with the same ports and data.
+    None when no supervisor runs; StartFailed when the repair fails."""
+    state = live_state(layout)
+    if state is None or state.get("status") == "ready":
+        return state
+    repairs = int(state.get("repairs", 0))
+    os.kill(int(state["supervisor_pid"]), REPAIR_SIGNAL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = layout.read_state() or {}
+        if int(current.get("repairs", 0)) > repairs:
+            if current.get("status") == "ready":
+                return current
+            raise StartFailed(current.get("error") or f"repair failed; see {layout.root / 'supervisor.log'}")
+        time.sleep(0.2)
+    raise StartFailed(f"cluster not repaired after {timeout:.0f} s; see {layout.root / 'supervisor.log'}")
 
 
 def supervisor_argv(

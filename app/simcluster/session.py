@@ -29,7 +29,7 @@ def ensure_cluster(
     capacity to themselves. A live cluster is reused only if it runs the same latency profile."""
     shared = shared or Layout(DEFAULT_ROOT)
     latency = latency or Latency()
-    state = control.live_state(shared) if reuse else None
+    state = control.healthy_state(shared) if reuse else None
     if state and state.get("latency", Latency().as_state()) != latency.as_state():
         state = None
     if state:

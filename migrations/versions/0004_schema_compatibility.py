@@ -3,7 +3,7 @@ the oldest image that may run on it, so a rolled-back image can decide to run or
 (app/db/migrate.py). Additive: older images never read the table.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-14 10:00:00.000000
 """
 
@@ -14,11 +14,11 @@ from alembic import op
 
 
 revision: str = '0004'
-down_revision: str | None = '0002'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 # A new table only: the previous image runs on this schema unchanged.
-oldest_compatible_revision: str = '0002'
+oldest_compatible_revision: str = '0003'
 
 
 def upgrade() -> None:

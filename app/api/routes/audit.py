@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from app import audit
 from app.api.deps import MAX_ROW_ID, CurrentUser, SessionDep
 from app.auth.schemas import AuditPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC; a date that leaves the calendar once moved to UTC (0001-01-01T00:00+14:00)
+    is bad input, not an OverflowError deep in the database layer."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            "the time is outside the dates this API can represent (years 1 to 9999 in UTC)"
+        ) from None
+
+
+UtcInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 @router.get("", response_model=list[AuditPublic])
@@ -25,8 +40,8 @@ def list_(
     target: Annotated[str | None, Query(max_length=200, description="e.g. 'store:s-1a2b3c4d5e6f'")] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|failure|denied)$")] = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone, e.g. ...Z")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with a zone; exclusive")] = None,
+    since: Annotated[UtcInstant | None, Query(description="ISO 8601 with a zone, e.g. ...Z")] = None,
+    until: Annotated[UtcInstant | None, Query(description="ISO 8601 with a zone; exclusive")] = None,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ROW_ID, description="Page back: entries older than this id.")
     ] = None,

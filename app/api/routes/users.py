@@ -67,15 +67,18 @@ def read(user_id: RowId, _admin: AdminUser, session: SessionDep) -> UserPublic:
 def update(
     user_id: RowId, body: UserUpdate, admin: AdminUser, session: SessionDep, request: Request
 ) -> UserPublic:
-    """Disable or enable a user (their tokens and sessions stop or start working at once), change
-    their role, or set their store limit (`reset_max_stores` returns to the platform default)."""
+    """Disable or enable a user, change their role, or set their store limit (`reset_max_stores`
+    returns to the platform default). Disabling ends their sessions and revokes their tokens at
+    once; enabling them again revives neither (they log in again and make new tokens)."""
     user = _found(session, user_id)
     if user.id == admin.id and (body.disabled or body.role == "user"):
         raise Problem(409, "self-lockout", "You cannot disable yourself or drop your own admin role.")
     changes: dict[str, object] = {}
     if body.disabled is not None:
-        accounts.set_disabled(session, user, body.disabled)
+        revoked = accounts.set_disabled(session, user, body.disabled)
         changes["disabled"] = body.disabled
+        if body.disabled:
+            changes["revoked_token_count"] = revoked
     if body.role is not None:
         user.is_admin = body.role == "admin"
         changes["role"] = body.role
@@ -91,7 +94,10 @@ def update(
 
 def _action_for(changes: dict[str, object]) -> Action:
     """The most specific audit action for one update: a single kind of change names itself."""
-    kinds = {"disabled" if k == "disabled" else "role" if k == "role" else "limits" for k in changes}
+    kinds = {
+        "disabled" if k in ("disabled", "revoked_token_count") else "role" if k == "role" else "limits"
+        for k in changes
+    }
     if kinds == {"disabled"}:
         return Action.USER_DISABLE if changes["disabled"] else Action.USER_ENABLE
     if kinds == {"role"}:

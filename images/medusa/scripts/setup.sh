@@ -22,8 +22,9 @@ echo "== database"
 node scripts/wait-for-database.mjs || fail database "PostgreSQL did not accept a connection within ${WAIT_SECONDS:-120} s"
 
 echo "== migrations"
+# Under a lock shared with the web pod's init container, which migrates at the same moment.
 status=0
-$medusa db:migrate || status=$?
+node scripts/with-migration-lock.mjs $medusa db:migrate || status=$?
 [ "$status" -eq 0 ] || fail migrations "medusa db:migrate exited ${status}"
 if [ "${1:-}" = "migrate" ]; then
   echo "migrations complete"

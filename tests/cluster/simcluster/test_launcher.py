@@ -79,3 +79,39 @@ def test_a_taken_port_is_refused_with_a_clear_message_and_nothing_left_running(t
     state = json.loads((tmp_path / "c" / "state.json").read_text())
     assert state["status"] == "failed"
     assert not _alive(state["supervisor_pid"])
+
+
+@pytest.mark.usefixtures("cluster")
+def test_up_restarts_a_dead_apiserver_and_the_cluster_keeps_its_objects(tmp_path):
+    import os
+    import signal
+    import time
+
+    state_dir = tmp_path / "c"
+    assert simcluster("--dir", str(state_dir), "up", "--background", "--nodes", "1").returncode == 0
+    try:
+        env_file = state_dir / "env"
+
+        def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+            command = f"source {env_file} && kubectl --request-timeout=5s " + " ".join(args)
+            return subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+
+        assert kubectl("create", "namespace", "kept").returncode == 0
+        state = json.loads((state_dir / "state.json").read_text())
+        os.kill(state["pids"]["kube-apiserver"], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while json.loads((state_dir / "state.json").read_text())["status"] != "degraded":
+            assert time.monotonic() < deadline, "the supervisor did not notice the apiserver died"
+            time.sleep(0.2)
+        assert kubectl("get", "namespace", "kept").returncode != 0
+
+        again = simcluster("--dir", str(state_dir), "up", "--background")
+        assert again.returncode == 0, again.stderr
+        assert "kube-apiserver had stopped; restarting it" in again.stdout
+        assert "already running" not in again.stdout
+        assert kubectl("get", "namespace", "kept", "-o", "name").stdout.strip() == "namespace/kept"
+        repaired = json.loads((state_dir / "state.json").read_text())
+        assert repaired["status"] == "ready" and repaired["restarted"] == ["kube-apiserver"]
+        assert _alive(repaired["pids"]["kube-apiserver"])
+    finally:
+        simcluster("--dir", str(state_dir), "down")

@@ -164,25 +164,12 @@ def test_values_files_hold_no_secret() -> None:
             )
 
 
-# The chart sets the connection pool (issue 14); app/settings.py defines these knobs with issue 8
-# (hardening). Until both are merged they are the only names allowed to be missing, and the second
-# assertion fails as soon as they exist, so this exception cannot outlive the merge.
-POOL_KNOBS_FROM_ISSUE_8 = {
-    "STOREPLANE_DB_POOL_SIZE",
-    "STOREPLANE_DB_MAX_OVERFLOW",
-    "STOREPLANE_DB_POOL_TIMEOUT",
-}
-
-
 def test_every_setting_the_chart_sets_is_a_real_storeplane_knob() -> None:
     """A typo in a STOREPLANE_* name would be silently ignored by the app."""
     knobs = {f"STOREPLANE_{name.upper()}" for name in Settings.model_fields}
-    assert not POOL_KNOBS_FROM_ISSUE_8 & knobs, (
-        "issue 8's pool settings are merged: empty POOL_KNOBS_FROM_ISSUE_8"
-    )
     for scenario, path in SCENARIOS.items():
         data = config(render(files=(path,)))
-        unknown = {key for key in data if key.startswith("STOREPLANE_")} - knobs - POOL_KNOBS_FROM_ISSUE_8
+        unknown = {key for key in data if key.startswith("STOREPLANE_")} - knobs
         assert not unknown, f"{scenario}: not Storeplane settings: {unknown}"
 
 

@@ -130,6 +130,9 @@ def test_a_disabled_user_is_refused_at_once_by_token_and_by_session(platform: Pl
     assert login(browser, "bob", "Long-enough-passw0rd").status_code == 401
 
     platform.client.patch(f"/api/v1/users/{bob_id}", json={"disabled": False}, headers=admin)
-    assert platform.client.get("/api/v1/users/me", headers=bob).status_code == 200
+    # Enabled again, bob logs in afresh; the token revoked by the disable stays revoked
+    # (test_session_revocation.py).
+    assert platform.client.get("/api/v1/users/me", headers=bob).status_code == 401
+    assert login(browser, "bob", "Long-enough-passw0rd").status_code == 303
     actions = [(e.action, e.target, e.actor) for e in platform.audit() if e.action.startswith("user.")]
     assert actions == [("user.disable", f"user:{bob_id}", "root"), ("user.enable", f"user:{bob_id}", "root")]

@@ -23,11 +23,9 @@ def _app(**limits: object) -> tuple[FastAPI, RateLimiter]:
 
     @app.post("/login")
     async def login(request: Request, username: str = Form(), password: str = Form()) -> dict:
-        limiter.check_login_attempt(request, username)
-        if password != "right-password":
-            limiter.record_login_failure(username)
-            return {"ok": False}
-        return {"ok": True}
+        attempt = limiter.check_login_attempt(request, username)
+        attempt.finish(failed=password != "right-password")
+        return {"ok": password == "right-password"}
 
     return app, limiter
 

@@ -26,7 +26,7 @@ SECRET = "s" * 40
 def test_a_session_round_trips_and_login_rotates_the_csrf_token():
     codec = SessionCodec(SECRET, max_age_seconds=60)
     anonymous = SessionData()
-    logged_in = anonymous.logged_in_as(7, "fp")
+    logged_in = anonymous.logged_in_as(7, 0)
     assert logged_in.user_id == 7 and logged_in.csrf != anonymous.csrf
     assert codec.decode(codec.encode(logged_in)) == logged_in
 
