@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import problems
+from app.api.cluster_info import ClusterInfo, kube_simulated
 from app.api.router import api_router
 from app.api.routes import health
 from app.auth import wiring as users_wiring
@@ -28,8 +29,10 @@ def create_app(
     *,
     run_workers: bool | None = None,
     cluster_ping: Callable[[], Awaitable[None]] | None = None,
+    cluster_simulated: Callable[[], Awaitable[bool]] | None = None,
 ) -> FastAPI:
-    """`run_workers` defaults to settings.embedded_workers; `cluster_ping` to app.kube's ping."""
+    """`run_workers` defaults to settings.embedded_workers; `cluster_ping` to app.kube's ping;
+    `cluster_simulated` (is this the simulated cluster? for the dashboard's banner) to app.kube's."""
     settings = settings or get_settings()
     workers = settings.embedded_workers if run_workers is None else run_workers
 
@@ -44,12 +47,13 @@ def create_app(
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
         app.state.cluster_ping = cluster_ping or _kube_ping(settings)
+        app.state.cluster_info = ClusterInfo(cluster_simulated or kube_simulated(settings))
         stop = asyncio.Event()
-        background: list[asyncio.Task[None]] = []
+        background: list[asyncio.Task[None]] = [asyncio.create_task(app.state.cluster_info.learn(stop))]
         if workers:
             worker = Worker(app.state.session_factory, settings)
             reconciler = Reconciler(app.state.session_factory, settings)
-            background = [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
+            background += [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
             app.state.worker = worker
         try:
             async with users_wiring.runtime(app, settings):  # first admin, metrics (issue 5)
