@@ -35,7 +35,9 @@ class Settings(UsersSettings):
     # Store defaults for this environment (values/stores-local.yaml, values/stores-prod.yaml).
     store_values_file: str = ""
     base_domain: str = "localhost"
-    ingress_class: str = "nginx"
+    # IngressClass of store Ingresses; empty: the store values file's (which also names the
+    # controller's pods for the NetworkPolicies, so the two stay consistent).
+    ingress_class: str = ""
     # Scheme of the store URLs shown to users ("https" once cert-manager issues certificates).
     store_url_scheme: str = Field(default="http", pattern="^https?$")
 
