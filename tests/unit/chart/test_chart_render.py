@@ -65,8 +65,11 @@ def test_every_object_carries_the_standard_labels(objects):
 
 
 def test_pod_templates_carry_no_label_that_changes_with_the_chart_version(objects):
-    # A chart bump alone must not restart MariaDB or WordPress.
+    # A chart bump alone must not restart MariaDB or WordPress. (The helm-test pod is a bare pod
+    # made anew on every test run: it keeps the standard labels.)
     for where, labels in pod_template_labels(objects).items():
+        if where.startswith("Pod/"):
+            continue
         assert "helm.sh/chart" not in labels and "app.kubernetes.io/version" not in labels, where
         assert labels["app.kubernetes.io/instance"] == "shop", where
 
@@ -559,11 +562,7 @@ def test_the_readme_documents_every_value():
         out = []
         for key, value in tree.items():
             path = f"{prefix}{key}"
-            if (
-                isinstance(value, dict)
-                and value
-                and key not in ("podSelector", "namespaceSelector", "resources")
-            ):
+            if isinstance(value, dict) and value and key not in ("podSelector", "namespaceSelector"):
                 out += leaves(value, f"{path}.")
             else:
                 out.append(path)
