@@ -22,6 +22,17 @@ Name of one component object: store.componentName (list $ "wordpress").
 {{- end -}}
 
 {{/*
+The set-up Job's name: one Job per Helm revision (`<release>-setup-r<revision>`). A Job's pod
+template is immutable, and a finished Job never runs again; a new name per revision makes every
+install, upgrade and rollback run the (idempotent) set-up once, while Helm deletes the previous
+revision's Job as an object no longer in the manifest. The prefix is cut, never the revision.
+*/}}
+{{- define "store.setupJobName" -}}
+{{- $prefix := include "store.componentName" (list . "setup") | trunc 50 | trimSuffix "-" -}}
+{{- printf "%s-r%d" $prefix (int .Release.Revision) -}}
+{{- end -}}
+
+{{/*
 Chart label value: name-version, "+" is not allowed in label values.
 */}}
 {{- define "store.chart" -}}
@@ -155,6 +166,14 @@ from wordpress.org); the setup NetworkPolicy opens 80/443 to the internet only t
 {{- define "store.setupNeedsInternet" -}}
 {{- include "store.assertEngine" . -}}
 {{- include (printf "store.%s.setupInternet" .Values.engine) . -}}
+{{- end -}}
+
+{{/*
+"true" when the engine runs a `cron` component (store.<engine>.cron): the database admits it.
+*/}}
+{{- define "store.hasCron" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.cron" .Values.engine) . -}}
 {{- end -}}
 
 {{/*

@@ -5,6 +5,8 @@ whether its set-up Job needs the internet: it does not, everything it runs is in
 {{- define "store.medusa.webPort" -}}9000{{- end -}}
 {{- define "store.medusa.databasePort" -}}5432{{- end -}}
 {{- define "store.medusa.setupInternet" -}}false{{- end -}}
+{{- /* Medusa schedules its own jobs in the web process: no cron component. */ -}}
+{{- define "store.medusa.cron" -}}false{{- end -}}
 
 {{/* uid/gid of the official node image's `node` user, which our Medusa image runs as. */}}
 {{- define "store.medusa.uid" -}}1000{{- end -}}

@@ -6,6 +6,8 @@ www-data (33) and an unprivileged user cannot bind :80.
 {{- define "store.woocommerce.databasePort" -}}3306{{- end -}}
 {{- /* The setup Job downloads WooCommerce and the theme from wordpress.org (or a mirror). */ -}}
 {{- define "store.woocommerce.setupInternet" -}}true{{- end -}}
+{{- /* WP-Cron runs as a CronJob (component `cron`) unless turned off. */ -}}
+{{- define "store.woocommerce.cron" -}}{{ if .Values.cron.enabled }}true{{ else }}false{{ end }}{{- end -}}
 
 {{/*
 Environment both WordPress and WP-CLI need: wp-config.php (written by the web image's entrypoint

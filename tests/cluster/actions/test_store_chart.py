@@ -5,8 +5,6 @@ that WordPress serves an order."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from app import errors, reconcile
@@ -47,10 +45,13 @@ async def test_a_woocommerce_store_from_the_real_chart_lives_and_dies_cleanly(
     assert deployments and all(d["status"].get("readyReplicas", 0) >= 1 for d in deployments)
     ingress = cluster.kubectl_json("get", "ingress", "-n", ns)["items"]
     assert ingress[0]["spec"]["rules"][0]["host"] == t.host
-    # The setup Job is a post-install hook, deleted once it succeeded: helm's record says how it ran.
-    status = json.loads(cluster.helm("status", t.release, "-n", ns, "-o", "json"))
-    setup = [h for h in status["hooks"] if h["kind"] == "Job"]
-    assert setup and all(h["last_run"]["phase"] == "Succeeded" for h in setup)
+    # The set-up is a plain Job of revision 1, which the action waited for (no helm process did).
+    (setup,) = cluster.kubectl_json("get", "jobs", "-n", ns, "-l", "app.kubernetes.io/component=setup")[
+        "items"
+    ]
+    assert setup["metadata"]["name"] == f"{t.release}-setup-r1"
+    assert any(c["type"] == "Complete" and c["status"] == "True" for c in setup["status"]["conditions"])
+    assert f"job/{t.release}-setup-r1 is ready" in " ".join(m for _, m in events.seen)
 
     renamed = StoreTarget(**{**t.__dict__, "values": {"storeName": "Second Shop"}})
     assert await reconcile.upgrade(renamed, emit=events, timeout=300, settings=store_settings) == 2

@@ -54,7 +54,9 @@ def install(cluster: ClusterClient, namespace: str, *extra: str) -> str:
         namespace,
         "-f",
         LOCAL_VALUES,
+        # The set-up is a plain Job (not a hook): by hand, --wait-for-jobs is what waits for it.
         "--wait",
+        "--wait-for-jobs",
         "--timeout",
         "180s",
         *extra,
@@ -74,15 +76,28 @@ def secret_data(cluster: ClusterClient, namespace: str) -> dict[str, str]:
 
 
 def setup_env(cluster: ClusterClient, namespace: str) -> dict[str, str]:
-    """Environment of the setup hook of the current revision, as Helm recorded and ran it."""
-    hooks = yaml.safe_load_all(cluster.helm("get", "hooks", RELEASE, "-n", namespace))
-    job = next(h for h in hooks if h and h["kind"] == "Job")
+    """Environment of the setup Job of the current revision, as Helm applied it."""
+    manifest = yaml.safe_load_all(cluster.helm("get", "manifest", RELEASE, "-n", namespace))
+    job = next(m for m in manifest if m and m["kind"] == "Job")
     return {e["name"]: e.get("value", "") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
-def setup_last_run(cluster: ClusterClient, namespace: str) -> dict[str, str]:
-    status = json.loads(cluster.helm("status", RELEASE, "-n", namespace, "-o", "json"))
-    return next(h["last_run"] for h in status["hooks"] if h["kind"] == "Job")
+def setup_jobs(cluster: ClusterClient, namespace: str) -> dict[str, dict[str, Any]]:
+    """The setup Jobs in the namespace by name (one per revision; Helm deletes earlier ones)."""
+    jobs = items(cluster, "jobs", namespace, "-l", "app.kubernetes.io/component=setup")
+    return {j["metadata"]["name"]: j for j in jobs}
+
+
+def setup_completed(cluster: ClusterClient, namespace: str, revision: int) -> dict[str, Any]:
+    """The setup Job of `revision`, once complete (and the only setup Job left)."""
+    name = f"{RELEASE}-setup-r{revision}"
+
+    def done() -> dict[str, Any] | None:
+        jobs = setup_jobs(cluster, namespace)
+        job = jobs.get(name)
+        return job if list(jobs) == [name] and job and condition(job, "Complete") == "True" else None
+
+    return eventually(done, what=f"{name} complete and alone")
 
 
 def events(cluster: ClusterClient, namespace: str, kind: str, reason: str) -> list[dict[str, Any]]:
@@ -137,22 +152,21 @@ def test_install_in_a_restricted_namespace_is_ready_bound_complete_and_inside_th
     ]
     assert all(c["status"]["phase"] == "Bound" for c in claims)
 
-    # Helm waited for the setup hook, saw it complete and deleted it (hook-succeeded).
-    assert setup_last_run(cluster, store_ns)["phase"] == "Succeeded"
+    # Helm (--wait-for-jobs) waited for the setup Job of revision 1; it stays, complete, for its log.
+    setup_completed(cluster, store_ns, 1)
     # Events are recorded asynchronously: wait for them rather than race the recorder.
     completed = eventually(lambda: events(cluster, store_ns, "Job", "Completed"), what="Job Completed event")
-    assert [e["involvedObject"]["name"] for e in completed] == [f"{RELEASE}-setup"]
+    assert [e["involvedObject"]["name"] for e in completed] == [f"{RELEASE}-setup-r1"]
     # It shares the ReadWriteOnce volume, so it was scheduled on the WordPress pod's node.
     web_pod = items(cluster, "pods", store_ns, "-l", "app.kubernetes.io/component=web")[0]
 
     def setup_scheduled() -> list[str]:
         messages = [e["message"] for e in events(cluster, store_ns, "Pod", "Scheduled")]
-        return [m for m in messages if f"/{RELEASE}-setup-" in m]
+        return [m for m in messages if f"/{RELEASE}-setup-r1-" in m]
 
     scheduled = eventually(setup_scheduled, what="setup pod Scheduled event")
     assert len(scheduled) == 1
     assert scheduled[0].endswith(f" to {web_pod['spec']['nodeName']}")
-    assert cluster.kubectl("get", "jobs", "-n", store_ns, "-o", "name") == ""
 
     def settled_quota() -> dict[str, Any] | None:
         # Usage of the finished setup pod is released by the quota controller's next sync.
@@ -215,7 +229,7 @@ def test_upgrade_keeps_generated_secrets_and_rollback_restores_previous_values(c
     admin_password = base64.b64decode(generated["admin-password"])
     assert len(admin_password) == 32
 
-    first_run = setup_last_run(cluster, store_ns)
+    setup_completed(cluster, store_ns, 1)
 
     install(
         cluster,
@@ -232,15 +246,14 @@ def test_upgrade_keeps_generated_secrets_and_rollback_restores_previous_values(c
         "Renamed Shop"
     )
 
-    upgrade_run = setup_last_run(cluster, store_ns)
-    assert upgrade_run["phase"] == "Succeeded" and upgrade_run["started_at"] != first_run["started_at"]
+    # The upgrade ran the set-up again, as a new Job, and Helm removed revision 1's.
+    setup_completed(cluster, store_ns, 2)
 
-    cluster.helm("rollback", RELEASE, "1", "-n", store_ns, "--wait", "--timeout", "180s")
+    cluster.helm("rollback", RELEASE, "1", "-n", store_ns, "--wait", "--wait-for-jobs", "--timeout", "180s")
     values = json.loads(cluster.helm("get", "values", RELEASE, "-n", store_ns, "-o", "json"))
     assert "storeName" not in values
-    # The setup hook ran again for the rollback, with the restored values.
-    rollback_run = setup_last_run(cluster, store_ns)
-    assert rollback_run["phase"] == "Succeeded" and rollback_run["started_at"] != upgrade_run["started_at"]
+    # The rollback re-applies revision 1's manifest: its set-up Job runs again with the old values.
+    setup_completed(cluster, store_ns, 1)
     env = setup_env(cluster, store_ns)
     assert (env["STORE_TITLE"], env["PRODUCT_PRICE"]) == (RELEASE, "19.99")
     assert secret_data(cluster, store_ns) == generated
@@ -305,23 +318,22 @@ FAIL_SETUP = (
 def test_a_failed_setup_fails_the_release_naming_the_job_and_the_next_upgrade_recovers(cluster, store_ns):
     with pytest.raises(CommandFailed) as failed:
         install(cluster, store_ns, *FAIL_SETUP)
-    assert f"failed post-install: resource Job/{store_ns}/{RELEASE}-setup not ready. status: Failed" in (
-        failed.value.stderr
-    )
+    assert f"Job/{store_ns}/{RELEASE}-setup-r1" in failed.value.stderr
+    assert "Failed" in failed.value.stderr
     assert (
         json.loads(cluster.helm("status", RELEASE, "-n", store_ns, "-o", "json"))["info"]["status"]
         == "failed"
     )
     # The failed Job stays for its logs, bounded by backoffLimit (1 + 2 retries).
-    job = cluster.kubectl_json("get", "job", f"{RELEASE}-setup", "-n", store_ns)
+    job = cluster.kubectl_json("get", "job", f"{RELEASE}-setup-r1", "-n", store_ns)
     assert condition(job, "Failed") == "True"
     assert job["status"]["failed"] == 3
 
     out = install(cluster, store_ns)
 
     assert "STATUS: deployed" in out
-    assert setup_last_run(cluster, store_ns)["phase"] == "Succeeded"
-    assert cluster.kubectl("get", "jobs", "-n", store_ns, "-o", "name") == ""
+    # A new revision, a new Job: it ran and succeeded; the failed one went with its revision.
+    setup_completed(cluster, store_ns, 2)
 
 
 def test_a_failing_order_test_makes_helm_test_fail(cluster, store_ns):

@@ -116,7 +116,7 @@ def test_every_pod_is_restricted_non_root_without_token(objects):
     assert set(specs) == {
         "Deployment/shop-wordpress",
         "StatefulSet/shop-mariadb",
-        "Job/shop-setup",
+        "Job/shop-setup-r1",
         "CronJob/shop-cron",
         "Pod/shop-order-test",
     }
@@ -215,7 +215,7 @@ def test_wp_cron_runs_in_the_cluster_not_through_the_public_url(objects):
     container = pod["containers"][0]
     assert container["command"] == ["bash", "/scripts/cron.sh"]
     assert {"name": "content", "mountPath": "/var/www/html"} in container["volumeMounts"]
-    for where in ("Deployment/shop-wordpress", "Job/shop-setup", "CronJob/shop-cron"):
+    for where in ("Deployment/shop-wordpress", "Job/shop-setup-r1", "CronJob/shop-cron"):
         env = {e["name"]: e.get("value") for e in pod_specs(objects)[where]["containers"][0]["env"]}
         assert "define('DISABLE_WP_CRON', true);" in env["WORDPRESS_CONFIG_EXTRA"], where
     assert by_kind(render({"cron": {"enabled": False}}), "CronJob") == []
@@ -272,12 +272,11 @@ def test_each_render_without_a_cluster_generates_fresh_credentials():
     assert all(first[key] != second[key] for key in first)
 
 
-def test_setup_is_a_bounded_post_install_upgrade_and_rollback_hook_next_to_wordpress(objects):
-    job = one(objects, "Job", "shop-setup")
-    annotations = job["metadata"]["annotations"]
-    assert annotations["helm.sh/hook"] == "post-install,post-upgrade,post-rollback"
-    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
-    assert job["spec"]["ttlSecondsAfterFinished"] == 3600
+def test_setup_is_a_bounded_plain_job_per_revision_next_to_wordpress(objects):
+    # Not a hook: helm would wait for it (a helm process and a worker slot for the whole set-up).
+    job = one(objects, "Job", "shop-setup-r1")
+    assert "helm.sh/hook" not in (job["metadata"].get("annotations") or {})
+    assert "ttlSecondsAfterFinished" not in job["spec"]  # kept until the next revision replaces it
     assert job["spec"]["backoffLimit"] == 2
     assert job["spec"]["activeDeadlineSeconds"] == 900  # the platform passes one below helm's timeout
     pod = job["spec"]["template"]["spec"]
@@ -324,7 +323,7 @@ def test_tls_asks_cert_manager_for_every_host_including_custom_domains():
     assert ingress["spec"]["tls"] == [{"secretName": "alpha-tls", "hosts": hosts}]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
     setup_env = {
-        e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup"]["containers"][0]["env"]
+        e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup-r1"]["containers"][0]["env"]
     }
     assert setup_env["STORE_URL"] == "https://alpha.stores.example.net"
 
@@ -343,7 +342,7 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
     copies = {
         "Deployment/shop-wordpress": 2,
         "StatefulSet/shop-mariadb": 1,
-        "Job/shop-setup": 1,
+        "Job/shop-setup-r1": 1,
         "CronJob/shop-cron": 1,  # concurrencyPolicy Forbid: one run at a time
         "Pod/shop-order-test": 1,
     }

@@ -54,7 +54,7 @@ def test_medusa_renders_its_own_workloads_and_none_of_woocommerce(objects):
     assert set(pod_specs(objects)) == {
         "Deployment/shop-medusa",
         "StatefulSet/shop-postgres",
-        "Job/shop-setup",
+        "Job/shop-setup-r1",
         "Pod/shop-order-test",
     }
     names = {f"{o['kind']}/{o['metadata']['name']}" for o in objects}
@@ -89,7 +89,7 @@ def test_every_medusa_pod_is_restricted_non_root_read_only_and_bounded(objects):
 
 def test_images_are_ours_for_medusa_and_the_official_postgres(objects):
     specs = pod_specs(objects)
-    medusa_images = {c["image"] for w in ("Deployment/shop-medusa", "Job/shop-setup", "Pod/shop-order-test")
+    medusa_images = {c["image"] for w in ("Deployment/shop-medusa", "Job/shop-setup-r1", "Pod/shop-order-test")
                      for c in containers(specs[w])}  # fmt: skip
     assert medusa_images == {"storeplane/medusa:2.21.2-1"}
     assert specs["StatefulSet/shop-postgres"]["containers"][0]["image"] == "postgres:15.17-bookworm"
@@ -192,11 +192,9 @@ def test_the_secret_holds_every_generated_credential_and_values_hold_none(object
     assert all(secret["data"][k] != again[k] for k in secret["data"])
 
 
-def test_set_up_is_a_bounded_hook_job_with_the_store_values(objects):
-    job = one(objects, "Job", "shop-setup")
-    annotations = job["metadata"]["annotations"]
-    assert annotations["helm.sh/hook"] == "post-install,post-upgrade,post-rollback"
-    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+def test_set_up_is_a_bounded_plain_job_per_revision_with_the_store_values(objects):
+    job = one(objects, "Job", "shop-setup-r1")
+    assert "helm.sh/hook" not in (job["metadata"].get("annotations") or {})
     assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (2, 900)
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
@@ -242,10 +240,14 @@ def test_the_ingress_serves_every_host_from_medusa_with_tls_and_cors_for_each():
 
 
 def test_network_flows_are_the_store_flows_without_internet_for_medusa(objects):
-    components = ("web", "database", "setup", "order-test")
+    # The shared guardrails: DNS for every component (and cert-manager's solver), the order test
+    # through the ingress controller's pods (Traefik's 8000/8443 by default); no cron, no internet.
+    components = ("web", "database", "setup", "order-test", "acme-solver")
     assert allowed_flows(objects) == {(c, "dns", "53") for c in components} | {
         ("ingress-controller", "web", "9000"),
         ("order-test", "web", "9000"),
+        ("order-test", "ingress-controller", "8000"),
+        ("order-test", "ingress-controller", "8443"),
         ("web", "database", "5432"),
         ("setup", "database", "5432"),
     }
@@ -264,7 +266,7 @@ def test_peak_usage_of_a_rolling_update_set_up_and_order_test_fits_the_quota(val
     copies = {
         "Deployment/shop-medusa": 2,
         "StatefulSet/shop-postgres": 1,
-        "Job/shop-setup": 1,
+        "Job/shop-setup-r1": 1,
         "Pod/shop-order-test": 1,
     }
     hard = one(objects, "ResourceQuota")["spec"]["hard"]
