@@ -89,8 +89,8 @@ def test_every_medusa_pod_is_restricted_non_root_read_only_and_bounded(objects):
 
 def test_images_are_ours_for_medusa_and_the_official_postgres(objects):
     specs = pod_specs(objects)
-    medusa_images = {c["image"] for w in ("Deployment/shop-medusa", "Job/shop-setup-r1", "Pod/shop-order-test")
-                     for c in containers(specs[w])}  # fmt: skip
+    workloads = ("Deployment/shop-medusa", "Job/shop-setup-r1", "Pod/shop-order-test")
+    medusa_images = {c["image"] for w in workloads for c in containers(specs[w])}
     assert medusa_images == {"storeplane/medusa:2.21.2-1"}
     assert specs["StatefulSet/shop-postgres"]["containers"][0]["image"] == "postgres:15.17-bookworm"
     digest = "sha256:" + "a" * 64
