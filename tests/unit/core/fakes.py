@@ -80,7 +80,13 @@ class FakeActions:
         return self.revisions[t.name]
 
     async def rollback(
-        self, t: StoreSnapshot, revision: int, *, emit: Any, timeout: float, slot: Any = None  # noqa: ASYNC109
+        self,
+        t: StoreSnapshot,
+        revision: int,
+        *,
+        emit: Any,
+        timeout: float,
+        slot: Any = None,  # noqa: ASYNC109
     ) -> int:
         await self._run("rollback", t, emit, timeout, slot)
         self.revisions[t.name] += 1
