@@ -85,8 +85,8 @@ class FakeActions:
         revision: int,
         *,
         emit: Any,
-        timeout: float,
-        slot: Any = None,  # noqa: ASYNC109
+        timeout: float,  # noqa: ASYNC109
+        slot: Any = None,
     ) -> int:
         await self._run("rollback", t, emit, timeout, slot)
         self.revisions[t.name] += 1
