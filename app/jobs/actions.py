@@ -26,8 +26,8 @@ class StoreActions(Protocol):
     async def delete(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> None: ...
 
 
-# (the store as the job found it, the job's id) -> the target the actions take
-TargetFactory = Callable[[StoreSnapshot, int], Any]
+# (the store as the job found it, the acting job's id if any) -> the target the actions take
+TargetFactory = Callable[[StoreSnapshot, int | None], Any]
 
 
 class _WithSettings:
@@ -44,7 +44,7 @@ def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
     """The real actions and their StoreTarget (imported late: unit tests of the queue never load Helm)."""
     import app.reconcile as reconcile
 
-    def target(s: StoreSnapshot, job_id: int) -> Any:
+    def target(s: StoreSnapshot, job_id: int | None = None) -> Any:
         return reconcile.StoreTarget(
             store_id=s.id,
             name=s.name,

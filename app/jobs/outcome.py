@@ -218,6 +218,8 @@ def reclaim_expired(
         for row in expired_jobs(session, now, dead):
             assert row.id is not None
             owner = row.lease_owner
+            # A lease still running means the holder was found dead on this host, not silent.
+            gone = row.lease_expires_at is not None and row.lease_expires_at >= now
             if row.attempts >= row.max_attempts:
                 _fail_row(
                     session,
@@ -232,12 +234,13 @@ def reclaim_expired(
                     None,
                     now,
                 )
+                why = "is gone (its process ended)" if gone else "stopped responding"
                 append_event(
                     session,
                     store_id=row.store_id,
                     job_id=row.id,
                     step=row.kind,
-                    message=f"worker {owner} stopped responding; the job was queued again",
+                    message=f"worker {owner} {why}; the job was queued again",
                 )
             reclaimed.append(row.id)
     return reclaimed

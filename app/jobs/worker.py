@@ -36,6 +36,9 @@ from app.settings import Settings
 
 log = logging.getLogger("storeplane.worker")
 
+# The least time worth starting another attempt with (helm's apply, then some waiting).
+MIN_ATTEMPT_SECONDS = 15.0
+
 
 @dataclass
 class _Running:
@@ -275,7 +278,9 @@ class Worker:
             return
         delay = queue.retry_delay(job.attempts, base=cfg.retry_base_seconds, cap=cfg.retry_max_seconds)
         remaining = self._remaining(job)
-        if remaining is not None and remaining <= delay:
+        # An attempt with less than MIN_ATTEMPT_SECONDS left could only run out of time, and its
+        # "out of time" would then hide the cause this attempt found: fail now, with that cause.
+        if remaining is not None and remaining - delay < MIN_ATTEMPT_SECONDS:
             reason = f"{self._deadline_reason(job)}; last error: {reason}"
             await self._fail(running, reason, took, "deadline")
             return

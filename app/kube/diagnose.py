@@ -166,11 +166,16 @@ def _when(event: Event) -> datetime:
     return stamp if isinstance(stamp, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
+# A controller that lost an optimistic-concurrency race says so in a Warning and simply retries
+# (e.g. the StatefulSet controller's FailedUpdate "…the object has been modified…"): not a cause.
+_CONTROLLER_RETRY = "the object has been modified; please apply your changes to the latest version"
+
+
 def _latest_warnings(events: Iterable[Event]) -> list[Event]:
     """The newest Warning per (object, reason): old events of a fixed problem do not count twice."""
     latest: dict[tuple[str, str, str], Event] = {}
     for event in events:
-        if event.type != "Warning":
+        if event.type != "Warning" or _CONTROLLER_RETRY in (event.message or ""):
             continue
         obj = event.involvedObject
         key = (obj.kind or "", obj.name or "", event.reason or "")

@@ -1,9 +1,9 @@
 """`engine: medusa` on the simulated cluster with the real helm v4: install into a namespace that
-enforces Pod Security "restricted" under the chart's quota and LimitRange, Ready, the set-up hook,
+enforces Pod Security "restricted" under the chart's quota and LimitRange, Ready, the set-up Job,
 helm test, upgrade and rollback keeping the generated Secret, uninstall and namespace deletion
 leaving no volume.
 
-KWOK runs no container: this proves admission, scheduling, Helm's hooks and waits, volume binding
+KWOK runs no container: this proves admission, scheduling, Helm's waits, volume binding
 and cleanup. That the image runs the store is proven natively (tests/native, tests/browser)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.cluster.chart.test_store_chart_on_cluster import (  # noqa: F401 - st
     install,
     items,
     secret_data,
-    setup_last_run,
+    setup_completed,
     store_ns,
 )
 from tests.cluster.simcluster.helpers import eventually
@@ -46,7 +46,7 @@ def test_a_medusa_store_installs_ready_in_quota_tests_upgrades_rolls_back_and_le
         (f"data-{RELEASE}-postgres-0", "Bound")
     ]
     volumes = {c["spec"]["volumeName"] for c in claims}
-    assert setup_last_run(cluster, store_ns)["phase"] == "Succeeded"
+    setup_completed(cluster, store_ns, 1)
 
     def settled_quota() -> dict | None:
         quota = cluster.kubectl_json("get", "resourcequota", f"{RELEASE}-quota", "-n", store_ns)
@@ -71,7 +71,9 @@ def test_a_medusa_store_installs_ready_in_quota_tests_upgrades_rolls_back_and_le
     }
     install(cluster, store_ns, *MEDUSA, "--set", "medusa.product.price=24.50")
     assert secret_data(cluster, store_ns) == generated
-    cluster.helm("rollback", RELEASE, "1", "-n", store_ns, "--wait", "--timeout", "180s")
+    setup_completed(cluster, store_ns, 2)
+    cluster.helm("rollback", RELEASE, "1", "-n", store_ns, "--wait", "--wait-for-jobs", "--timeout", "180s")
+    setup_completed(cluster, store_ns, 1)
     values = json.loads(cluster.helm("get", "values", RELEASE, "-n", store_ns, "-o", "json"))
     assert "price" not in json.dumps(values.get("medusa", {}))
     assert secret_data(cluster, store_ns) == generated

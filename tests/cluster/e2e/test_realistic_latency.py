@@ -93,13 +93,15 @@ def _never_ready_values(tmp_path: Path) -> Path:
 def test_the_deadline_fails_a_store_that_never_becomes_ready_saying_what_it_waited_for(
     slow_cluster: ClusterClient, tmp_path: Path
 ) -> None:
+    # The set-up Job's own deadline follows the long helm timeout (it would end in ~9 min), so the
+    # store only ever waits: it is the provisioning deadline, counted from the pick-up, that ends it.
     deadline = 45
     settings = platform_settings(
         slow_cluster,
         tmp_path,
         store_values_file=str(_never_ready_values(tmp_path)),
         provision_deadline=deadline,
-        helm_timeout=deadline,
+        helm_timeout=600,
     )
     with running_platform(slow_cluster, settings) as p:
         (sid,) = create(p, ["stuck"])
@@ -109,10 +111,10 @@ def test_the_deadline_fails_a_store_that_never_becomes_ready_saying_what_it_wait
         assert reason.startswith(
             f"the store did not become ready within the provisioning deadline ({deadline}s)"
         )
-        assert "job/" in reason and "running" in reason, reason
+        assert "job/stuck-setup-r1: running" in reason, reason
         history = p.get(f"/stores/{sid}/history").json()
-        assert history and all(r["status"] == "failed" for r in history), history
-        assert any("not ready" in r["description"] for r in history), history
+        assert [r["status"] for r in history] == ["failed"], history
+        assert "not ready" in history[0]["description"], history
 
 
 def test_a_worker_killed_while_its_stores_wait_is_replaced_at_once_and_nothing_runs_twice(
@@ -142,14 +144,14 @@ def test_a_worker_killed_while_its_stores_wait_is_replaced_at_once_and_nothing_r
         with worker_process(settings, tmp_path / "worker-2.log"):
             for sid in ids:
                 assert p.wait_for(sid, "ready", "failed", limit=240)["status"] == "ready", p.events(sid)
-    for sid in ids:
-        taken = [e for e in p.get(f"/stores/{sid}/events").json() if "is gone" in e["message"]]
-        assert taken, p.events(sid)
-        (job,) = [j for j in jobs(p) if j.store_id == sid]
-        # Taken over while the dead worker's lease still ran.
-        assert datetime.fromisoformat(taken[0]["at"]) < leases[job.id], (taken, leases[job.id])
-        history = p.get(f"/stores/{sid}/history").json()
-        assert [r["status"] for r in history] == ["deployed"], history  # no second revision
+        for sid in ids:
+            taken = [e for e in p.get(f"/stores/{sid}/events").json() if "is gone" in e["message"]]
+            assert taken, p.events(sid)
+            (job,) = [j for j in jobs(p) if j.store_id == sid and j.kind == "provision"]
+            # Taken over while the dead worker's lease still ran.
+            assert datetime.fromisoformat(taken[0]["at"]) < leases[job.id], (taken, leases[job.id])
+            history = p.get(f"/stores/{sid}/history").json()
+            assert [r["status"] for r in history] == ["deployed"], history  # no second revision
     assert recorder.overlaps_within_a_namespace() == []
 
 

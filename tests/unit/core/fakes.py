@@ -99,6 +99,6 @@ class FakeActions:
         await self._run("delete", t, emit, timeout, slot)
 
 
-def same_snapshot(snapshot: StoreSnapshot, job_id: int) -> StoreSnapshot:
+def same_snapshot(snapshot: StoreSnapshot, job_id: int | None = None) -> StoreSnapshot:
     """The fake takes the job's snapshot as its target."""
     return snapshot
