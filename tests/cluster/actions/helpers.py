@@ -58,6 +58,15 @@ def new_target(**values: object) -> StoreTarget:
     )
 
 
+def held(t: StoreTarget, on: str, **values: object) -> StoreTarget:
+    """`t` with a hook on `on` (e.g. pre-install) that holds helm for a minute, and other values."""
+    return StoreTarget(**{**t.__dict__, "values": {**values, "hold": {"duration": "60s", "on": on}}})
+
+
+def without_hold(t: StoreTarget, **values: object) -> StoreTarget:
+    return StoreTarget(**{**t.__dict__, "values": dict(values)})
+
+
 def cleanup(cluster: ClusterClient, namespace: str) -> None:
     cluster.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=120s")
     for pv in volumes_of(cluster, namespace):

@@ -17,22 +17,21 @@ from app.reconcile import StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.settings import Settings
 from app.simcluster.client import ClusterClient
-from tests.cluster.actions.helpers import Events, names, release_statuses, volumes_of, wait_for_release_status
+from tests.cluster.actions.helpers import (
+    Events,
+    held,
+    names,
+    release_statuses,
+    volumes_of,
+    wait_for_release_status,
+    without_hold,
+)
 
 
 def helm_pid(kit: Toolkit, verb: str, t: StoreTarget) -> int:
     found = [pid for pid, argv in kit.helm.running.items() if argv[1] == verb and t.release in argv]
     assert len(found) == 1, f"expected one helm {verb} for {t.release}, running: {kit.helm.running}"
     return found[0]
-
-
-def held(t: StoreTarget, on: str, **values: object) -> StoreTarget:
-    """`t` with a hook on `on` (e.g. pre-install) that holds helm for a minute, and other values."""
-    return StoreTarget(**{**t.__dict__, "values": {**values, "hold": {"duration": "60s", "on": on}}})
-
-
-def without_hold(t: StoreTarget, **values: object) -> StoreTarget:
-    return StoreTarget(**{**t.__dict__, "values": dict(values)})
 
 
 def assert_one_of_each(cluster: ClusterClient, t: StoreTarget) -> None:

@@ -21,6 +21,7 @@ from tests.cluster.actions.helpers import (
     STORE_CHART,
     TINY_CHART,
     Events,
+    held,
     names,
     release_statuses,
     volumes_of,
@@ -87,7 +88,9 @@ async def test_the_unlock_after_a_killed_install_needs_no_more_rights(
     cluster: ClusterClient, provisioner: Settings, target: StoreTarget, events: Events
 ) -> None:
     kit = toolkit(provisioner)
-    first = asyncio.create_task(reconcile.provision(target, emit=events, timeout=180, settings=provisioner))
+    # A hook that holds helm for a minute keeps the release pending-install long enough to kill it.
+    holding = held(target, "pre-install")
+    first = asyncio.create_task(reconcile.provision(holding, emit=events, timeout=180, settings=provisioner))
     await wait_for_release_status(kit, target, "pending-install")
     (pid,) = [pid for pid, argv in kit.helm.running.items() if target.release in argv]
     os.kill(pid, signal.SIGKILL)

@@ -1,16 +1,21 @@
 """A worker process SIGKILLed mid-install or mid-delete; a new worker finishes the job.
 
 The worker runs as `python -m app worker` in its own process group; the kill takes its helm child
-too, as when a pod dies. The lease expires, the new worker's reconciler requeues the job, and the
-store action unlocks the stale release before finishing.
+too, as when a pod dies. The new worker, on the same host, sees that the old one is gone and takes
+its jobs over at once (a worker elsewhere would wait for the lease to expire); the store action
+resumes the wait, or unlocks a stale release, before finishing.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import yaml
 
 from app.simcluster.client import ClusterClient
 from tests.cluster.e2e.platform import (
+    LOCAL_STORE_VALUES,
     names,
     platform_settings,
     release_status,
@@ -26,17 +31,27 @@ def crash_settings(cluster: ClusterClient, tmp_path: Path):
     return platform_settings(cluster, tmp_path, lease_seconds=5, reconcile_interval_seconds=2.0)
 
 
+def slow_setup(tmp_path: Path) -> Path:
+    """The local store defaults with a set-up Job that runs 20 s: the store waits for it."""
+    values = yaml.safe_load(LOCAL_STORE_VALUES.read_text())
+    values.setdefault("setup", {})["podAnnotations"] = {"sim.storeplane.io/run-duration": "20s"}
+    path = tmp_path / "slow-setup-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
 def test_a_worker_killed_mid_install_is_replaced_and_the_store_ends_ready_without_duplicates(
     cluster: ClusterClient, tmp_path: Path
 ) -> None:
-    settings = crash_settings(cluster, tmp_path)
+    settings = platform_settings(
+        cluster, tmp_path, lease_seconds=30, store_values_file=str(slow_setup(tmp_path))
+    )
     with running_platform(cluster, settings, workers=False) as p:
         with worker_process(settings, tmp_path / "worker-1.log") as first:
             sid = p.post("/stores", {"name": "crashy", "engine": "woocommerce"}).json()["id"]
             ns = f"store-{sid}"
-            wait_for_release(cluster, ns, "pending-install")
+            wait_for_release(cluster, ns, "deployed")  # applied; the store waits for its set-up
             first.kill()
-        assert release_status(cluster, ns) == "pending-install"
         assert p.store(sid)["status"] == "provisioning"
 
         with worker_process(settings, tmp_path / "worker-2.log"):
@@ -48,9 +63,10 @@ def test_a_worker_killed_mid_install_is_replaced_and_the_store_ends_ready_withou
         statuses = cluster.kubectl(
             "get", "secret", "-n", ns, "-l", "owner=helm", "-o", "jsonpath={.items[*].metadata.labels.status}"
         ).split()
-        assert sorted(statuses) == ["deployed", "superseded"]
+        assert statuses == ["deployed"]  # the new worker waited for revision 1, wrote no second one
         messages = [m for _, m in p.events(sid)]
-        assert any("stopped responding" in m for m in messages), messages
+        assert any("is gone (its process ended)" in m for m in messages), messages
+        assert any("already applied" in m for m in messages), messages
 
 
 def test_a_worker_killed_mid_delete_is_replaced_and_the_store_ends_deleted_with_nothing_left(
@@ -85,19 +101,33 @@ def test_a_worker_killed_mid_delete_is_replaced_and_the_store_ends_deleted_with_
         assert not set(volumes) & remaining
 
 
-def test_sigterm_mid_install_leaves_the_release_failed_not_pending_and_hands_the_job_back(
+def test_sigterm_while_a_store_waits_hands_its_job_back_at_once_and_the_next_worker_resumes(
     cluster: ClusterClient, tmp_path: Path
 ) -> None:
-    settings = platform_settings(cluster, tmp_path, shutdown_grace_seconds=0.5, lease_seconds=30)
+    # A long grace: only a job that still works would be waited for; this one only waits.
+    settings = platform_settings(
+        cluster,
+        tmp_path,
+        shutdown_grace_seconds=60,
+        lease_seconds=30,
+        store_values_file=str(slow_setup(tmp_path)),
+    )
     with running_platform(cluster, settings, workers=False) as p:
         with worker_process(settings, tmp_path / "worker-1.log") as first:
             sid = p.post("/stores", {"name": "polite", "engine": "woocommerce"}).json()["id"]
             ns = f"store-{sid}"
-            wait_for_release(cluster, ns, "pending-install")
+            wait_for_release(cluster, ns, "deployed")
+            until(
+                lambda: any("waiting for" in m for _, m in p.events(sid)),
+                limit=60,
+                what=lambda: f"the store to wait; events {p.events(sid)}",
+            )
+            started = time.monotonic()
             assert first.terminate() == 0
-        assert release_status(cluster, ns) == "failed"
+            assert time.monotonic() - started < 30  # not the 60 s grace
+        assert release_status(cluster, ns) == "deployed"
         assert ("provision", "interrupted by shutdown") in p.events(sid)
-        # Handed back at once (no lease to wait out), so the next worker starts it straight away.
+        # Handed back at once (no lease to wait out), so the next worker resumes straight away.
         with worker_process(settings, tmp_path / "worker-2.log"):
             ready = p.wait_for(sid, "ready", "failed")
         assert ready["status"] == "ready", p.events(sid)

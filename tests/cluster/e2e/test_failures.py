@@ -22,12 +22,18 @@ from tests.cluster.e2e.platform import (
 def test_deleting_a_store_while_it_provisions_ends_deleted_with_nothing_left(
     cluster: ClusterClient, tmp_path: Path
 ) -> None:
-    # A short lease means a frequent heartbeat, which is when the worker notices the delete.
-    settings = platform_settings(cluster, tmp_path, lease_seconds=6)
+    # A short lease means a frequent heartbeat, which is when the worker notices the delete; the
+    # set-up runs 20 s, so the store is still waiting for it when the delete comes.
+    values = yaml.safe_load(LOCAL_STORE_VALUES.read_text())
+    values.setdefault("setup", {})["podAnnotations"] = {"sim.storeplane.io/run-duration": "20s"}
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(values))
+    settings = platform_settings(
+        cluster, tmp_path, lease_seconds=6, store_values_file=str(tmp_path / "slow.yaml")
+    )
     with running_platform(cluster, settings) as p:
         sid = p.post("/stores", {"name": "brief", "engine": "woocommerce"}).json()["id"]
         ns = f"store-{sid}"
-        wait_for_release(cluster, ns, "pending-install")
+        wait_for_release(cluster, ns, "deployed")
         r = p.delete(f"/stores/{sid}")
         assert (r.status_code, r.json()["status"]) == (202, "deleting")
         gone = p.wait_for(sid, "deleted", "failed")

@@ -52,7 +52,7 @@ def test_a_medusa_store_goes_from_create_to_deleted_leaving_nothing_behind(platf
 
     assert platform.post(f"/stores/{sid}/verify").status_code == 202
     until(
-        lambda: ("verify", "verified") in platform.events(sid),
+        lambda: ("verify", "helm test passed") in platform.events(sid),
         limit=240,
         what=lambda: f"the verification; events: {platform.events(sid)}",
     )

@@ -209,7 +209,7 @@ def test_a_controller_that_lost_an_update_race_and_retries_is_not_a_cause() -> N
     race = event(
         "FailedUpdate",
         "Update Pod db-0 in StatefulSet db failed error: could not update claim data-db-0 for delete "
-        "policy ownerRefs: Operation cannot be fulfilled on persistentvolumeclaims \"data-db-0\": the "
+        'policy ownerRefs: Operation cannot be fulfilled on persistentvolumeclaims "data-db-0": the '
         "object has been modified; please apply your changes to the latest version and try again",
         kind="StatefulSet",
         name="db",
