@@ -40,6 +40,10 @@ class Engine:
     # Chart values the platform adds for every store of this engine (after the environment file,
     # before the store's own values). Secrets never: the chart generates them in-cluster.
     chart_values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Where the chart's values say which version of the engine itself a store runs (the store
+    # list, the Fleet page, app/fleet/versions.py), and what that software is called.
+    app_version_path: tuple[str, ...] = ()
+    app_title: str = ""
 
 
 ENGINES: dict[str, Engine] = {
@@ -56,6 +60,9 @@ ENGINES: dict[str, Engine] = {
                 "a Cash-on-Delivery order placed through the WooCommerce Store API "
                 "(cart, add item, checkout) gets an order number in status processing or on-hold"
             ),
+            # The WooCommerce plugin the set-up installs (WordPress itself is the chart's appVersion).
+            app_version_path=("woocommerce", "version"),
+            app_title="WooCommerce",
         ),
         Engine(
             name="medusa",
@@ -69,6 +76,9 @@ ENGINES: dict[str, Engine] = {
                 "method, payment collection and session with the system provider, complete) is found "
                 "in the admin API"
             ),
+            # Our Medusa image: the @medusajs version and our revision of the app.
+            app_version_path=("images", "medusa", "tag"),
+            app_title="Medusa",
         ),
     )
 }

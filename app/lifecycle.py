@@ -14,7 +14,7 @@ class StoreStatus(StrEnum):
     PROVISIONING = "provisioning"  # a worker is installing the release
     READY = "ready"  # the release is deployed and every workload is ready
     FAILED = "failed"  # the last action failed; status_reason says why; upgrade or delete may follow
-    UPGRADING = "upgrading"  # an upgrade or rollback is queued or running
+    UPGRADING = "upgrading"  # an upgrade, rollback or repair is queued or running
     DELETING = "deleting"  # uninstall + namespace deletion queued or running
     DELETED = "deleted"  # tombstone: every resource is gone and the name is free again
 
@@ -25,6 +25,7 @@ class Action(StrEnum):
     ROLLBACK = "rollback"
     VERIFY = "verify"
     DELETE = "delete"
+    REPAIR = "repair"  # apply the deployed revision again over drift (app/reconcile/repair.py)
 
 
 S = StoreStatus
@@ -52,6 +53,9 @@ _REQUEST: dict[Action, tuple[frozenset[StoreStatus], StoreStatus | None]] = {
     Action.UPGRADE: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.ROLLBACK: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.VERIFY: (frozenset({S.READY}), None),  # verify leaves the status alone unless it fails
+    # Repair changes the release like a rollback (a new revision), so it shares Upgrading; only a
+    # Ready store is checked for drift, and a Failed one is repaired by an upgrade.
+    Action.REPAIR: (frozenset({S.READY}), S.UPGRADING),
     Action.DELETE: (frozenset(s for s in S if s != S.DELETED), S.DELETING),
 }
 
@@ -63,6 +67,7 @@ SUCCEEDED: dict[Action, StoreStatus] = {
     Action.ROLLBACK: S.READY,
     Action.VERIFY: S.READY,
     Action.DELETE: S.DELETED,
+    Action.REPAIR: S.READY,
 }
 FAILED: dict[Action, StoreStatus] = {a: S.FAILED for a in Action}
 

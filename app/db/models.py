@@ -1,4 +1,5 @@
-"""SQLModel tables: users, API tokens, stores, jobs, store events, audit log, schema compatibility.
+"""SQLModel tables: users, API tokens, stores, jobs, store events, audit log, schema compatibility,
+rollouts and their steps.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and read back as aware UTC.
 """
@@ -115,6 +116,21 @@ class Store(SQLModel, table=True):
     updated_at: datetime = _created()
     ready_at: datetime | None = _ts()
     deleted_at: datetime | None = _ts()
+    # What the store runs (app/fleet/versions.py), read from Helm's record of the revision an action
+    # deployed (and by the sweep): the store chart's version, the engine's own version (WooCommerce
+    # plugin, Medusa image) and a digest of the values the platform applied. NULL: not known yet.
+    chart_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    app_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    values_digest: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    # Pinned by an admin: rollouts leave the store where it is (app/fleet/rollouts.py).
+    pinned: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    pinned_reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # Drift between the live objects and the release (app/fleet/drift.py), written by the sweep:
+    # NULL while not checked since the last revision; `drift` holds the readable differences and
+    # the extra objects found ({"revision", "differences", "extras"}).
+    drifted: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    drift: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    drift_checked_at: datetime | None = _ts()
 
 
 class Job(SQLModel, table=True):
@@ -201,3 +217,74 @@ class SchemaCompatibility(SQLModel, table=True):
     # The oldest schema head (image) whose code runs on `revision` unchanged.
     oldest_compatible_revision: str = Field(sa_column=Column(String(32), nullable=False))
     recorded_at: datetime = _created()
+
+
+# Rollouts that still hold the fleet: at most one at a time (partial unique index below), so two
+# rollouts can never want the same store. A halted or paused rollout waits for resume or abort.
+OPEN_ROLLOUT_STATES = ("running", "paused", "halted")
+_OPEN_ROLLOUT_SQL = "status IN ('running', 'paused', 'halted')"
+
+
+class Rollout(SQLModel, table=True):
+    """A rollout of the platform's current store chart and defaults to a selection of stores, in a
+    canary and waves (app/fleet/rollouts.py); its steps are ordinary upgrade jobs."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (
+        Index(
+            "uq_rollouts_one_open",
+            "exclusive",
+            unique=True,
+            sqlite_where=text(_OPEN_ROLLOUT_SQL),
+            postgresql_where=text(_OPEN_ROLLOUT_SQL),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    # running → paused ⇄ running; running → halted (failures past the threshold, or the chart
+    # changed) → running (resume) ; any open → aborted; running → completed.
+    status: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What was asked for: {"all": true}, {"engine": "medusa"} or {"stores": [ids]}.
+    selection: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The chart and defaults this rollout moves stores to (app/fleet/target.py, FleetTarget.as_dict).
+    target: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    canary: int = Field(sa_column=Column(Integer, nullable=False))
+    wave_size: int = Field(sa_column=Column(Integer, nullable=False))
+    parallelism: int = Field(sa_column=Column(Integer, nullable=False))
+    # Failed stores the rollout tolerates; one more halts it (a failed canary always does).
+    max_failures: int = Field(sa_column=Column(Integer, nullable=False))
+    helm_test: bool = Field(sa_column=Column(Boolean, nullable=False))
+    # Always true: the column the one-open-rollout index is on.
+    exclusive: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    finished_at: datetime | None = _ts()
+
+
+class RolloutStep(SQLModel, table=True):
+    """One store in a rollout: its wave (0 is the canary), its state and the job acting for it."""
+
+    __tablename__ = "rollout_steps"
+    __table_args__ = (
+        Index("uq_rollout_steps_store", "rollout_id", "store_id", unique=True),
+        Index("ix_rollout_steps_store_state", "store_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rollout_id: int = Field(sa_column=Column(Integer, ForeignKey("rollouts.id"), nullable=False, index=True))
+    store_id: str = Field(sa_column=Column(String(16), ForeignKey("stores.id"), nullable=False))
+    wave: int = Field(sa_column=Column(Integer, nullable=False))
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    # pending → upgrading → [testing →] succeeded | failed (testing → rolling-back → failed);
+    # pending → skipped (aborted, pinned, deleted, already current).
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    job_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("jobs.id"), nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    from_revision: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    from_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    to_revision: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()

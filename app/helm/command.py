@@ -87,6 +87,24 @@ class HelmCommand(Command):
         )
         raise _error_class(stderr.decode(errors="replace").lower())(proc.returncode, stdout, stderr)
 
+    async def reapply(
+        self, release_name: str, revision: int, *, namespace: str, timeout: str, description: str
+    ) -> None:
+        """`helm rollback <revision> --force-conflicts`: apply that revision's manifest again, taking
+        back the fields someone changed by hand (server-side apply would refuse them as conflicts
+        with their manager, e.g. `kubectl-patch`). pyhelm3's `force` writes `--force`, which Helm 4
+        no longer has, and it cannot set a description."""
+        await self.run(
+            [
+                "rollback", release_name, revision,
+                "--history-max", self._history_max_revisions,
+                "--timeout", timeout,
+                "--namespace", namespace,
+                "--force-conflicts",
+                "--description", description,
+            ]
+        )  # fmt: skip
+
     async def test(self, release_name: str, *, namespace: str, timeout: str, logs: bool = False) -> str:
         """`helm test`: runs the chart's test hooks; with `logs`, helm also prints their pod logs
         (and fails if it cannot read them, e.g. in the simulated cluster: there is no kubelet)."""

@@ -122,6 +122,18 @@ class HelmDriver:
         except helm_errors.Error as exc:
             raise _failure("rollback", exc) from exc
 
+    async def reapply(
+        self, release: str, namespace: str, revision: int, *, timeout: float, description: str
+    ) -> None:
+        """Apply `revision` again as a new revision, overriding hand-made changes to its fields
+        (`helm rollback --force-conflicts`, no readiness wait): the repair of a drifted store."""
+        try:
+            await self.command.reapply(
+                release, revision, namespace=namespace, timeout=_seconds(timeout), description=description
+            )
+        except helm_errors.Error as exc:
+            raise _failure("repair", exc) from exc
+
     async def uninstall(self, release: str, namespace: str, *, timeout: float) -> bool:
         """`helm uninstall` (no wait: the namespace deletion that follows is waited for);
         False when there was no release to uninstall."""

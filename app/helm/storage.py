@@ -70,14 +70,23 @@ def encode_release(record: dict[str, Any]) -> bytes:
     return base64.b64encode(packed)
 
 
+# libyaml's loader when PyYAML has it (10× faster on a store's ~30 documents), else the pure one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def manifest_documents(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every object the revision's manifest applies, as mappings (hooks are kept apart by Helm and
+    are not in it)."""
+    return [
+        doc
+        for doc in yaml.load_all(record.get("manifest") or "", Loader=_LOADER)  # noqa: S506 - a safe loader
+        if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name")
+    ]
+
+
 def manifest_objects(record: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(kind, name) of every object the revision's manifest applies (hooks are kept apart by Helm
-    and are not in it)."""
-    found = []
-    for doc in yaml.safe_load_all(record.get("manifest") or ""):
-        if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name"):
-            found.append((str(doc["kind"]), str(doc["metadata"]["name"])))
-    return found
+    """(kind, name) of every object the revision's manifest applies."""
+    return [(str(doc["kind"]), str(doc["metadata"]["name"])) for doc in manifest_documents(record)]
 
 
 def mark_failed(

@@ -7,11 +7,17 @@ The runner only sees this protocol; `app.reconcile` implements it against Helm a
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.errors import StoreplaneError
+from app.fleet.versions import RunningVersion
 from app.jobs.outcome import StoreSnapshot
 from app.settings import Settings
+
+log = logging.getLogger("storeplane.worker")
 
 EventSink = Callable[[str, str], Awaitable[None]]
 
@@ -24,6 +30,17 @@ class StoreActions(Protocol):
     async def rollback(self, t: Any, revision: int, *, emit: EventSink, timeout: float, slot: Any) -> int: ...
     async def verify(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> None: ...
     async def delete(self, t: Any, *, emit: EventSink, timeout: float, slot: Any) -> None: ...
+    async def repair(self, t: Any, revision: int, *, emit: EventSink, timeout: float, slot: Any) -> int: ...
+    async def running(self, t: Any, revision: int) -> RunningVersion: ...
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an action that deploys a revision leaves: the revision, and what it runs (None when it
+    could not be read; the sweep reads it again later)."""
+
+    revision: int
+    version: RunningVersion | None
 
 
 # (the store as the job found it, the acting job's id if any) -> the target the actions take
@@ -69,15 +86,19 @@ async def dispatch(
     emit: EventSink,
     timeout: float,
     slot: Any,
-) -> int | None:
-    """Run the action for `kind`; returns the Helm revision for actions that make one."""
+) -> Applied | None:
+    """Run the action for `kind`; for actions that deploy a revision, returns it and what it runs."""
     match kind:
         case "provision":
-            return await actions.provision(target, emit=emit, timeout=timeout, slot=slot)
+            revision = await actions.provision(target, emit=emit, timeout=timeout, slot=slot)
         case "upgrade":
-            return await actions.upgrade(target, emit=emit, timeout=timeout, slot=slot)
+            revision = await actions.upgrade(target, emit=emit, timeout=timeout, slot=slot)
         case "rollback":
-            return await actions.rollback(
+            revision = await actions.rollback(
+                target, int(args["revision"]), emit=emit, timeout=timeout, slot=slot
+            )
+        case "repair":
+            revision = await actions.repair(
                 target, int(args["revision"]), emit=emit, timeout=timeout, slot=slot
             )
         case "verify":
@@ -86,4 +107,15 @@ async def dispatch(
         case "delete":
             await actions.delete(target, emit=emit, timeout=timeout, slot=slot)
             return None
-    raise ValueError(f"unknown job kind {kind!r}")
+        case _:
+            raise ValueError(f"unknown job kind {kind!r}")
+    return Applied(revision, await _running(actions, target, revision))
+
+
+async def _running(actions: StoreActions, target: Any, revision: int) -> RunningVersion | None:
+    """One read of Helm's record; a failure here must not fail an action that succeeded."""
+    try:
+        return await actions.running(target, revision)
+    except StoreplaneError as exc:
+        log.warning("could not read what revision %s runs: %s", revision, exc.message)
+        return None

@@ -18,6 +18,7 @@ from app import metrics
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Job, Store, User
+from app.fleet.versions import RunningVersion
 from app.jobs.queue import ClaimedJob, JobStatus, active_job, enqueue
 from app.lifecycle import FAILED, RUNNING, SUCCEEDED, Action, StoreStatus, can_move, transition
 
@@ -88,7 +89,13 @@ def start(factory: sessionmaker[Session], job: ClaimedJob) -> StoreSnapshot | No
 
 
 def succeed(
-    factory: sessionmaker[Session], job: ClaimedJob, *, revision: int | None, took: float, max_attempts: int
+    factory: sessionmaker[Session],
+    job: ClaimedJob,
+    *,
+    revision: int | None,
+    took: float,
+    max_attempts: int,
+    version: RunningVersion | None = None,
 ) -> bool:
     with transaction(factory) as session:
         row = _owned_job(session, job)
@@ -103,6 +110,7 @@ def succeed(
             _set_status(store, SUCCEEDED[job.kind], None, now)
             if revision is not None:
                 store.helm_revision = revision
+                _record_revision(store, version)
             if store.status == StoreStatus.READY and store.ready_at is None:
                 store.ready_at = now
                 if job.kind == Action.PROVISION:  # from the create request to Ready, retries included
@@ -123,6 +131,15 @@ def succeed(
             )
         _follow_up(session, store, job, max_attempts)
         return True
+
+
+def _record_revision(store: Store, version: RunningVersion | None) -> None:
+    """A new revision runs: what it runs, and no drift known for it until the sweep looks."""
+    if version is not None:
+        store.chart_version = version.chart_version or None
+        store.app_version = version.app_version or None
+        store.values_digest = version.values_digest
+    store.drifted, store.drift, store.drift_checked_at = None, None, None
 
 
 def fail(

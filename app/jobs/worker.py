@@ -26,7 +26,7 @@ from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.errors import PermanentError, RetryableError, scrub
 from app.jobs import outcome, queue
-from app.jobs.actions import StoreActions, TargetFactory, dispatch, reconcile_actions
+from app.jobs.actions import Applied, StoreActions, TargetFactory, dispatch, reconcile_actions
 from app.jobs.liveness import new_worker_id, provably_dead
 from app.jobs.queue import ClaimedJob
 from app.jobs.slots import WorkSlot
@@ -44,7 +44,7 @@ MIN_ATTEMPT_SECONDS = 15.0
 class _Running:
     job: ClaimedJob
     slot: WorkSlot
-    action: asyncio.Task[int | None] | None = None
+    action: asyncio.Task[Applied | None] | None = None
     # Why we cancelled the action ourselves: "cancel", "lease", "timeout" or "shutdown".
     why: str | None = None
     engine: str = "unknown"  # for metrics labels, once the store snapshot is read
@@ -257,7 +257,15 @@ class Worker:
             return
         exc = action.exception()
         if exc is None:
-            await self._db(outcome.succeed, job, revision=action.result(), took=took, **self._max())
+            applied = action.result()
+            await self._db(
+                outcome.succeed,
+                job,
+                revision=applied.revision if applied else None,
+                version=applied.version if applied else None,
+                took=took,
+                **self._max(),
+            )
         elif isinstance(exc, RetryableError):
             await self._retry(running, exc.message, took, transient=exc.transient)
         elif isinstance(exc, PermanentError):

@@ -9,13 +9,16 @@ runner leaves it out and gets app.settings.get_settings().
 from __future__ import annotations
 
 from app import errors
+from app.fleet.versions import RunningVersion
 from app.helm import Revision
 from app.reconcile import install as _install
+from app.reconcile import repair as _repair
 from app.reconcile import rollback as _rollback
 from app.reconcile import uninstall as _uninstall
 from app.reconcile import upgrade as _upgrade
 from app.reconcile import verify as _verify
 from app.reconcile.ready import settle
+from app.reconcile.running import running_version
 from app.reconcile.state import Observation, ReleaseState, applied_by, classify, observe
 from app.reconcile.target import Budget, EventSink, NoSlot, Slot, StoreTarget
 from app.reconcile.toolkit import Toolkit, toolkit
@@ -33,7 +36,9 @@ __all__ = [
     "delete",
     "history",
     "provision",
+    "repair",
     "rollback",
+    "running",
     "upgrade",
     "verify",
 ]
@@ -126,6 +131,33 @@ async def rollback(
             continue
         return await _rollback.rollback(t, kit, emit, budget, observed, revision, slot or NoSlot())
     raise _unsettled(t)
+
+
+async def repair(
+    t: StoreTarget,
+    revision: int,
+    *,
+    emit: EventSink,
+    timeout: float,
+    slot: Slot | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Apply the store's deployed `revision` again (drift repair); returns the new revision."""
+    kit, budget = toolkit(settings), Budget(timeout)
+    await _require_namespace(t, kit, "repair")
+    for _ in range(MAX_ROUNDS):
+        observed = await observe(t, kit)
+        if observed.state is ReleaseState.ABSENT:
+            raise errors.NotFound(f"store {t.name} has no release to repair ({observed.reason})")
+        if not await _cleared(t, kit, emit, budget, observed):
+            continue
+        return await _repair.repair(t, kit, emit, budget, observed, revision, slot or NoSlot())
+    raise _unsettled(t)
+
+
+async def running(t: StoreTarget, revision: int, *, settings: Settings | None = None) -> RunningVersion:
+    """What `revision` runs: chart version, engine version, digest of the values (Helm's record)."""
+    return await running_version(t, toolkit(settings), revision)
 
 
 async def verify(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from app import errors
 from app.helm import Revision, storage
@@ -87,16 +88,21 @@ async def observe(t: StoreTarget, kit: Toolkit) -> Observation:
     return classify(storage.revisions(decoded))
 
 
-async def revision_objects(t: StoreTarget, kit: Toolkit, revision: int) -> list[ObjectRef]:
-    """The objects revision `revision` applied (its manifest), to judge their readiness."""
+async def revision_record(t: StoreTarget, kit: Toolkit, revision: int) -> dict[str, Any]:
+    """Helm's record of one revision (chart, values, manifest), from its storage Secret."""
     name = storage.secret_name(t.release, revision)
     record = await kit.kube.read_secret(t.namespace, name)
     if record is None or "release" not in record.data:
         raise errors.Conflict(f"helm's record {name} is missing; the action will be retried")
     try:
-        release = storage.decode_release(record.data["release"])
+        return storage.decode_release(record.data["release"])
     except ValueError as exc:
         raise errors.PermanentError(f"helm's record {name} is unreadable: {exc}") from exc
+
+
+async def revision_objects(t: StoreTarget, kit: Toolkit, revision: int) -> list[ObjectRef]:
+    """The objects revision `revision` applied (its manifest), to judge their readiness."""
+    release = await revision_record(t, kit, revision)
     return [ObjectRef(kind, name) for kind, name in storage.manifest_objects(release)]
 
 

@@ -13,6 +13,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
+from app.fleet.versions import RunningVersion
 from app.jobs.outcome import StoreSnapshot
 
 
@@ -30,6 +31,10 @@ class FakeActions:
         self.started = asyncio.Event()  # set once any action has begun
         self.cancelled: list[tuple[str, str]] = []
         self.revisions: dict[str, int] = defaultdict(int)
+        # What a store runs after an action deploys a revision (`running`): set `version` to the
+        # version the fake "chart" deploys now; `versions` remembers it per store and revision.
+        self.version = RunningVersion("0.1.0", "1.0", "0" * 12)
+        self.versions: dict[tuple[str, int], RunningVersion] = {}
 
     def then(self, name: str, action: str, *outcomes: Any) -> FakeActions:
         self.script[(name, action)].extend(outcomes)
@@ -91,6 +96,22 @@ class FakeActions:
         await self._run("rollback", t, emit, timeout, slot)
         self.revisions[t.name] += 1
         return self.revisions[t.name]
+
+    async def repair(
+        self,
+        t: StoreSnapshot,
+        revision: int,
+        *,
+        emit: Any,
+        timeout: float,  # noqa: ASYNC109
+        slot: Any = None,
+    ) -> int:
+        await self._run("repair", t, emit, timeout, slot)
+        self.revisions[t.name] += 1
+        return self.revisions[t.name]
+
+    async def running(self, t: StoreSnapshot, revision: int) -> RunningVersion:
+        return self.versions.setdefault((t.name, revision), self.version)
 
     async def verify(self, t: StoreSnapshot, *, emit: Any, timeout: float, slot: Any = None) -> None:  # noqa: ASYNC109
         await self._run("verify", t, emit, timeout, slot)
