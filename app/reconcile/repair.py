@@ -33,7 +33,9 @@ async def repair(
     if latest is not None and applied_by(latest, t.job_id):
         since = events_since()
         await emit("repair", f"resuming: revision {latest.revision} was applied by this job; waiting for it")
-        await settle(t, kit, emit, slot, action="repair", revision=latest.revision, since=since, budget=budget)
+        await settle(
+            t, kit, emit, slot, action="repair", revision=latest.revision, since=since, budget=budget
+        )
         return latest.revision
     known = [rev.revision for rev in observed.history]
     if revision not in known:
@@ -57,8 +59,6 @@ async def repair(
     after = (await observe(t, kit)).latest
     written = after.revision if after else revision
     await settle(t, kit, emit, slot, action="repair", revision=written, since=since, budget=budget)
-    await emit(
-        "repair",
-        f"revision {written} (revision {revision} applied again) is deployed and ready{budget.since(started)}",
-    )
+    took = budget.since(started)
+    await emit("repair", f"revision {written} (revision {revision} again) is deployed and ready{took}")
     return written
