@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="the API, with embedded workers unless --no-workers")
     serve.add_argument("--no-workers", action="store_true", help="API only (workers run elsewhere)")
-    commands.add_parser("worker", help="a worker: claims jobs and runs store actions, plus the reconciler")
+    commands.add_parser(
+        "worker", help="a worker: claims jobs and runs store actions, plus the reconciler and rollouts"
+    )
     migrate = commands.add_parser(
         "migrate", help="apply database migrations (or check that a newer schema is compatible)"
     )
@@ -132,6 +134,7 @@ async def _worker() -> int:
     from app import metrics
     from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
     from app.db.engine import make_engine, make_sessionmaker
+    from app.fleet.controller import RolloutController
     from app.jobs.worker import Worker
     from app.logging import configure_logging
     from app.probe import Heartbeat, heartbeat_path
@@ -170,6 +173,7 @@ async def _worker() -> int:
         await asyncio.gather(
             worker.run(stop),
             reconciler.run(stop),
+            RolloutController(factory, settings).run(stop),
             cluster.run(stop, interval=30),  # storeplane_kubernetes_api_up of this worker
             Heartbeat(heartbeat_path(settings)).run(stop),  # what `probe alive` reads
         )

@@ -55,6 +55,16 @@ class Action(enum.StrEnum):
     USER_LIMITS = "user.limits"
     USER_ROLE = "user.role"
     PASSWORD_CHANGE = "user.password_change"  # noqa: S105
+    STORE_REPAIR = "store.repair"
+    STORE_PIN = "store.pin"
+    STORE_UNPIN = "store.unpin"
+    ROLLOUT_CREATE = "rollout.create"
+    ROLLOUT_PAUSE = "rollout.pause"
+    ROLLOUT_RESUME = "rollout.resume"
+    ROLLOUT_ABORT = "rollout.abort"
+    # Written by the rollout controller on the admin's behalf: each step, and halts and the end.
+    ROLLOUT_STEP = "rollout.step"
+    ROLLOUT_PROGRESS = "rollout.progress"
 
 
 class Outcome(enum.StrEnum):
@@ -184,6 +194,13 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
     ("POST", "/api/v1/stores/{store_id}/verify"): Action.STORE_VERIFY,
     ("GET", "/api/v1/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
+    ("POST", "/api/v1/stores/{store_id}/repair"): Action.STORE_REPAIR,
+    ("PUT", "/api/v1/fleet/pins/{store_id}"): Action.STORE_PIN,
+    ("DELETE", "/api/v1/fleet/pins/{store_id}"): Action.STORE_UNPIN,
+    ("POST", "/api/v1/rollouts"): Action.ROLLOUT_CREATE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/pause"): Action.ROLLOUT_PAUSE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/resume"): Action.ROLLOUT_RESUME,
+    ("POST", "/api/v1/rollouts/{rollout_id}/abort"): Action.ROLLOUT_ABORT,
     ("POST", "/api/v1/tokens"): Action.TOKEN_CREATE,
     ("DELETE", "/api/v1/tokens/{token_id}"): Action.TOKEN_REVOKE,
     ("POST", "/api/v1/users"): Action.USER_CREATE,
@@ -202,11 +219,18 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
     ("POST", "/stores/{store_id}/verify"): Action.STORE_VERIFY,
     ("GET", "/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
+    ("POST", "/stores/{store_id}/repair"): Action.STORE_REPAIR,
+    ("POST", "/admin/fleet/pins/{store_id}"): Action.STORE_PIN,
+    ("POST", "/admin/fleet/pins/{store_id}/remove"): Action.STORE_UNPIN,
+    ("POST", "/admin/fleet/rollouts"): Action.ROLLOUT_CREATE,
+    ("POST", "/admin/fleet/rollouts/{rollout_id}/pause"): Action.ROLLOUT_PAUSE,
+    ("POST", "/admin/fleet/rollouts/{rollout_id}/resume"): Action.ROLLOUT_RESUME,
+    ("POST", "/admin/fleet/rollouts/{rollout_id}/abort"): Action.ROLLOUT_ABORT,
 }
 # Path parameters that name the target, and how the target is written.
-_TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user"}
-_LOCATION = re.compile(r"/api/v1/(stores|tokens|users)/([^/?]+)$")
-_LOCATION_KIND = {"stores": "store", "tokens": "token", "users": "user"}
+_TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user", "rollout_id": "rollout"}
+_LOCATION = re.compile(r"/api/v1/(stores|tokens|users|rollouts)/([^/?]+)$")
+_LOCATION_KIND = {"stores": "store", "tokens": "token", "users": "user", "rollouts": "rollout"}
 
 
 def outcome_for(status: int) -> Outcome:

@@ -1,4 +1,5 @@
-"""The FastAPI application factory. `serve` also runs the workers and the reconciler in-process."""
+"""The FastAPI application factory. `serve` also runs the workers, the reconciler and the rollout
+controller in-process."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from app.auth import wiring as users_wiring
 from app.cluster_status import ClusterStatus, container_loopback_hint, kube_ping
 from app.db.engine import is_sqlite, make_engine, make_sessionmaker
 from app.db.migrate import SchemaBehind, SchemaTooNew, upgrade_to_head, verify_schema
+from app.fleet.controller import RolloutController
 from app.jobs.worker import Worker
 from app.logging import RequestIdMiddleware
 from app.reconciler import Reconciler
@@ -74,7 +76,12 @@ def create_app(
             jobs_factory = make_sessionmaker(engines[-1])
             worker = Worker(jobs_factory, settings)
             reconciler = Reconciler(jobs_factory, settings)
-            background += [asyncio.create_task(worker.run(stop)), asyncio.create_task(reconciler.run(stop))]
+            rollouts = RolloutController(jobs_factory, settings)
+            background += [
+                asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(reconciler.run(stop)),
+                asyncio.create_task(rollouts.run(stop)),
+            ]
             app.state.worker = worker
         try:
             async with users_wiring.runtime(app, settings):  # first admin, metrics (issue 5)

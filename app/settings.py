@@ -92,6 +92,17 @@ class Settings(UsersSettings):
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
     orphan_grace_seconds: float = Field(default=300.0, ge=0)
 
+    # Fleet operations (docs/fleet.md). Drift: the sweep compares each Ready store's live objects
+    # with its release; `drift_auto_repair` re-applies the release of a drifted store by itself (at
+    # most once per `drift_repair_backoff_seconds` per store, so a repair that cannot fix something
+    # is not repeated every sweep). `drift_concurrency`: stores read at once when the credentials
+    # allow only per-namespace lists. Rollouts: how often the controller moves them on.
+    drift_detection: bool = True
+    drift_auto_repair: bool = False
+    drift_repair_backoff_seconds: float = Field(default=900.0, ge=0)
+    drift_concurrency: int = Field(default=8, ge=1, le=64)
+    rollout_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+
     # Request bodies larger than this are refused with 413 before anything parses them or checks who
     # sent them; the largest legitimate body (a store, user or token request, the login form) is
     # well under 1 KiB.

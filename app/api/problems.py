@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.db.stores import IdempotencyMismatch, NameReserved, NameTaken
+from app.fleet.rollouts import RolloutRefused, StoreInRollout
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import IllegalTransition
 
@@ -163,6 +164,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ActiveJobExists)
     async def _busy(_: Request, exc: ActiveJobExists) -> JSONResponse:
         return problem_response(409, "store-busy", str(exc))
+
+    @app.exception_handler(StoreInRollout)
+    async def _in_rollout(_: Request, exc: StoreInRollout) -> JSONResponse:
+        return problem_response(409, "store-in-rollout", str(exc), rollout=exc.rollout_id)
+
+    @app.exception_handler(RolloutRefused)
+    async def _rollout_refused(_: Request, exc: RolloutRefused) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.message)
 
     @app.exception_handler(NameTaken)
     async def _taken(_: Request, exc: NameTaken) -> JSONResponse:

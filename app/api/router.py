@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import audit, credentials, health, stores, tokens, users
+from app.api.routes import audit, credentials, fleet, health, stores, tokens, users
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(stores.router)
@@ -11,3 +11,4 @@ api_router.include_router(health.router)
 api_router.include_router(tokens.router)
 api_router.include_router(users.router)
 api_router.include_router(audit.router)
+api_router.include_router(fleet.router)

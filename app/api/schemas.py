@@ -106,6 +106,30 @@ class StoreUrls(BaseModel):
     admin: str
 
 
+class DriftPublic(BaseModel):
+    """The sweep's comparison of the store's live objects with its release (app/fleet/drift.py)."""
+
+    state: str = Field(description="in-sync, drifted, or unchecked (not compared since its last revision)")
+    revision: int | None = None
+    differences: list[str] = Field(default_factory=list, description="What a repair would restore.")
+    extras: list[str] = Field(
+        default_factory=list, description="Objects in the namespace that are not in the release (left alone)."
+    )
+    checked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, store: Store) -> DriftPublic:
+        report = store.drift or {}
+        state = "unchecked" if store.drifted is None else "drifted" if store.drifted else "in-sync"
+        return cls(
+            state=state,
+            revision=report.get("revision"),
+            differences=list(report.get("differences") or []),
+            extras=list(report.get("extras") or []),
+            checked_at=store.drift_checked_at,
+        )
+
+
 class StorePublic(BaseModel):
     id: str
     name: str
@@ -117,6 +141,11 @@ class StorePublic(BaseModel):
     created_at: datetime
     ready_at: datetime | None
     helm_revision: int | None
+    # What it runs (read from Helm's record of its revision; null until known).
+    chart_version: str | None = None
+    app_version: str | None = None
+    pinned: bool = False
+    drift: DriftPublic | None = None
 
     @classmethod
     def of(cls, store: Store, settings: Settings) -> StorePublic:
@@ -133,6 +162,10 @@ class StorePublic(BaseModel):
             created_at=store.created_at,
             ready_at=store.ready_at,
             helm_revision=store.helm_revision,
+            chart_version=store.chart_version,
+            app_version=store.app_version,
+            pinned=bool(store.pinned),
+            drift=DriftPublic.of(store),
         )
 
 

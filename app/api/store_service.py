@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,11 +16,13 @@ from app import errors, metrics
 from app.api.history import store_history
 from app.api.problems import Problem
 from app.db.engine import read_transaction, transaction
-from app.db.models import Store, User
-from app.db.stores import create_store, request_action, visible_store
+from app.db.events import list_events
+from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
+from app.db.stores import create_store, list_stores, request_action, visible_store
 from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
+from app.fleet.rollouts import refuse_if_in_rollout
 from app.helm.chart import built_engines
-from app.lifecycle import Action
+from app.lifecycle import Action, IllegalTransition
 from app.logging import current_request_id
 from app.settings import Settings
 
@@ -106,11 +109,47 @@ def act(
     action: Action,
     args: dict[str, Any] | None = None,
 ) -> Store:
-    """Request `action` on a visible store: its status moves and its job is queued, in `session`."""
+    """Request `action` on a visible store: its status moves and its job is queued, in `session`.
+    While a rollout's step acts on the store, anything but a delete is refused (StoreInRollout)."""
     store = found(session, user, store_id)
+    if action != Action.DELETE:
+        refuse_if_in_rollout(session, store)
+    if action == Action.REPAIR:
+        if store.helm_revision is None:
+            raise IllegalTransition(f"Store {store.name} has no deployed revision to apply again.")
+        args = {"revision": store.helm_revision}
     request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
     session.flush()
     return store
+
+
+def list_visible(session: Session, user: User, *, include_deleted: bool = False) -> list[Store]:
+    """The stores `user` may see (all of them for an admin), newest first."""
+    return list_stores(session, user, include_deleted=include_deleted)
+
+
+def busy_ids(session: Session, store_ids: list[str]) -> set[str]:
+    """Which of these stores have a job queued or running."""
+    if not store_ids:
+        return set()
+    query = select(Job.store_id).where(
+        Job.store_id.in_(store_ids),  # type: ignore[attr-defined]
+        Job.status.in_(ACTIVE_JOB_STATES),  # type: ignore[attr-defined]
+    )
+    return set(session.execute(query).scalars())
+
+
+def owner_names(session: Session, stores: list[Store]) -> dict[int, str]:
+    """Owner id → user name of these stores (shown to admins)."""
+    ids = {s.owner_id for s in stores}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())  # type: ignore[union-attr,arg-type]
+
+
+def events(session: Session, user: User, store_id: str, *, limit: int = 200) -> list[StoreEvent]:
+    """The visible store's activity log, oldest first."""
+    return list_events(session, found(session, user, store_id).id, limit=limit)
 
 
 async def check_revision(store: Store, settings: Settings, revision: int) -> None:

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api import store_service
@@ -28,10 +27,12 @@ from app.api.routes.credentials import reveal_admin_password
 from app.api.schemas import RevisionPublic, StoreCreate, StorePublic
 from app.audit import Outcome
 from app.db.engine import read_transaction, transaction
-from app.db.events import list_events
-from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
-from app.db.stores import NameReserved, NameTaken, list_stores
+from app.db.models import Store, StoreEvent, User
+from app.db.stores import NameReserved, NameTaken
 from app.engines import ENGINES, Engine
+from app.errors import StoreplaneError
+from app.fleet.rollouts import StoreInRollout
+from app.fleet.target import behind, current_target
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
 from app.limits import LimitExceeded
@@ -76,22 +77,9 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _busy_ids(session: Session, store_ids: list[str]) -> set[str]:
-    if not store_ids:
-        return set()
-    query = select(Job.store_id).where(
-        Job.store_id.in_(store_ids),  # type: ignore[attr-defined]
-        Job.status.in_(ACTIVE_JOB_STATES),  # type: ignore[attr-defined]
-    )
-    return set(session.execute(query).scalars())
-
-
 def _views(session: Session, viewer_user: User, stores: list[Store], settings: Settings) -> list[StoreView]:
-    busy = _busy_ids(session, [s.id for s in stores])
-    owners: dict[int, str] = {}
-    if viewer_user.is_admin and stores:
-        ids = {s.owner_id for s in stores}
-        owners = dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())  # type: ignore[union-attr,arg-type]
+    busy = store_service.busy_ids(session, [s.id for s in stores])
+    owners = store_service.owner_names(session, stores) if viewer_user.is_admin else {}
     return [
         StoreView(
             store=StorePublic.of(s, settings),
@@ -105,7 +93,7 @@ def _views(session: Session, viewer_user: User, stores: list[Store], settings: S
 
 def _list(factory: sessionmaker[Session], user: User, settings: Settings) -> list[StoreView]:
     with read_transaction(factory) as session:
-        return _views(session, user, list_stores(session, user), settings)
+        return _views(session, user, store_service.list_visible(session, user), settings)
 
 
 def _one(factory: sessionmaker[Session], user: User, store_id: str, settings: Settings) -> StoreView:
@@ -119,7 +107,7 @@ def _detail_data(
     with read_transaction(factory) as session:
         store = store_service.found(session, user, store_id)
         view = _views(session, user, [store], settings)[0]
-        return view, store, list_events(session, store_id, limit=200) if events else []
+        return view, store, store_service.events(session, user, store_id) if events else []
 
 
 def _engine_choices(settings: Settings) -> list[Engine]:
@@ -215,6 +203,7 @@ async def _detail(
             raise
         context = _base(request, page, message=exc.detail)
         return render(request, "pages/store_missing.html", context, status_code=404)
+    behind = await run_in_threadpool(_behind, store, state.settings)
     history: list[RevisionPublic] = []
     history_error = ""
     try:
@@ -228,6 +217,7 @@ async def _detail(
         events=list(reversed(events)),
         history=list(reversed(history)),
         history_error=history_error,
+        behind=behind,
         error=error,
     )
     return render(
@@ -237,6 +227,14 @@ async def _detail(
         fragment="partials/store_detail.html",
         status_code=status_code,
     )
+
+
+def _behind(store: Store, settings: Settings) -> str | None:
+    """Why the store is not on the platform's current chart and defaults (None: it is, or unknown)."""
+    try:
+        return behind(store, settings, current_target(settings))
+    except StoreplaneError:  # the chart cannot be read now: the page says nothing about it
+        return None
 
 
 @router.get("/stores/{store_id}", response_class=HTMLResponse)
@@ -256,7 +254,7 @@ async def _act(
     error = ""
     try:
         await run_in_threadpool(act)
-    except (ActiveJobExists, IllegalTransition) as exc:
+    except (ActiveJobExists, IllegalTransition, StoreInRollout) as exc:
         error = str(exc)
         request.state.audit_outcome = Outcome.FAILURE
     return await _after_action(request, page, store_id, error)
@@ -289,6 +287,11 @@ async def delete(request: Request, store_id: str) -> Response:
 @router.post("/stores/{store_id}/verify", response_class=HTMLResponse)
 async def verify(request: Request, store_id: str) -> Response:
     return await _act(request, await actor(request, f"/stores/{store_id}"), store_id, Action.VERIFY)
+
+
+@router.post("/stores/{store_id}/repair", response_class=HTMLResponse)
+async def repair(request: Request, store_id: str) -> Response:
+    return await _act(request, await actor(request, f"/stores/{store_id}"), store_id, Action.REPAIR)
 
 
 @router.post("/stores/{store_id}/upgrade", response_class=HTMLResponse)

@@ -3,6 +3,8 @@ store's own values. Secrets are never values: the chart generates them in-cluste
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,22 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def environment_values(settings: Settings) -> dict[str, Any]:
+    """The environment's store defaults (a copy: callers merge into it). Parsed once per version
+    of the file: the Fleet page computes every store's values to tell which are behind."""
     if not settings.store_values_file:
         return {}
     path = Path(settings.store_values_file)
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise errors.PermanentError(f"store values file {path} cannot be read: {exc}") from exc
+    return copy.deepcopy(_parsed(str(path), stamp))
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: str, _stamp: int) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise errors.PermanentError(f"store values file {path} cannot be read: {exc}") from exc
     if not isinstance(loaded, dict):

@@ -1,4 +1,4 @@
-"""/api/v1/stores: create, list, read, delete, upgrade, roll back, verify, history, events."""
+"""/api/v1/stores: create, list, read, delete, upgrade, roll back, verify, repair, history, events."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ from app.api.schemas import (
     UpgradeRequest,
 )
 from app.db.engine import transaction
-from app.db.events import list_events
 from app.db.models import User
-from app.db.stores import list_stores
 from app.lifecycle import Action
 
 router = APIRouter(
@@ -62,7 +60,8 @@ def create(
 
 @router.get("", response_model=list[StorePublic])
 def list_(user: CurrentUser, session: SessionDep, settings: SettingsDep, include_deleted: bool = False):
-    return [StorePublic.of(s, settings) for s in list_stores(session, user, include_deleted=include_deleted)]
+    stores = store_service.list_visible(session, user, include_deleted=include_deleted)
+    return [StorePublic.of(s, settings) for s in stores]
 
 
 @router.get("/{store_id}", response_model=StorePublic)
@@ -105,6 +104,13 @@ def verify(store_id: str, user: CurrentUser, session: SessionDep, settings: Sett
     return _act(session, user, settings, store_id, Action.VERIFY)
 
 
+@router.post("/{store_id}/repair", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
+def repair(store_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> StorePublic:
+    """Apply the store's deployed revision again: objects changed or deleted by hand (its `drift`)
+    are restored; objects that are not part of the release are left alone."""
+    return _act(session, user, settings, store_id, Action.REPAIR)
+
+
 @router.post("/{store_id}/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=StorePublic)
 async def rollback(
     store_id: str, body: RollbackRequest, user: CurrentUser, factory: FactoryDep, settings: SettingsDep
@@ -135,5 +141,4 @@ def events(
     limit: Annotated[int, Query(ge=1, le=1000, description="How many of the latest events.")] = 200,
 ) -> list[EventPublic]:
     """The store's activity log, oldest first."""
-    store = store_service.found(session, user, store_id)
-    return [EventPublic.of(e) for e in list_events(session, store.id, limit=limit)]
+    return [EventPublic.of(e) for e in store_service.events(session, user, store_id, limit=limit)]
