@@ -80,6 +80,12 @@ STEP_DURATION = Histogram(
     buckets=_COMMAND_BUCKETS,
     registry=REGISTRY,
 )
+DRIFT_SWEEP_DURATION = Histogram(
+    "storeplane_drift_sweep_duration_seconds",
+    "Duration of one drift sweep over every Ready store (manifests, live objects, comparison, write).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "storeplane_rate_limit_rejections",
     "Requests refused by a rate limit, by scope (ip, user, login_ip, login_user).",
@@ -111,6 +117,7 @@ class StateCounts:
 
     stores_by_status: Mapping[str, int] = field(default_factory=dict)
     jobs_by_state: Mapping[str, int] = field(default_factory=dict)
+    drifted: int = 0  # stores whose live objects differ from their release (app/fleet/drift.py)
 
 
 StateSource = Callable[[], StateCounts]
@@ -136,8 +143,14 @@ class _StateCollector(Collector):
         jobs = GaugeMetricFamily("storeplane_jobs", "Jobs by state (queued, running).", labels=["state"])
         for state in ("queued", "running"):
             jobs.add_metric([state], counts.jobs_by_state.get(state, 0))
+        drifted = GaugeMetricFamily(
+            "storeplane_stores_drifted",
+            "Stores whose live objects differ from their release, as the last drift sweep found them.",
+        )
+        drifted.add_metric([], counts.drifted)
         yield stores
         yield jobs
+        yield drifted
 
 
 _STATE = _StateCollector()

@@ -7,6 +7,8 @@
    left by a crash between namespace creation and the store row's last update, or by a store row
    deleted by hand. The grace period keeps the sweep away from a store being created right now.
 3. Ready stores whose namespace vanished (deleted outside Storeplane) become Failed with that reason.
+4. Drift: each Ready store's live objects are compared with its release, the differences recorded
+   on the store, and drifted stores repaired when the operator allows it (app/fleet/drift_check.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Store
 from app.errors import StoreplaneError
+from app.fleet.drift_check import DriftCheck, DriftSummary
 from app.jobs.liveness import provably_dead
 from app.jobs.outcome import reclaim_expired
 from app.lifecycle import StoreStatus, transition
@@ -59,20 +62,34 @@ class SweepReport:
     orphans_deleted: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)  # store ids marked Failed
     errors: list[str] = field(default_factory=list)
+    drift: DriftSummary | None = None
 
 
 class Reconciler:
-    def __init__(self, factory: sessionmaker[Session], settings: Settings, kube: ClusterView | None = None):
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        kube: ClusterView | None = None,
+        *,
+        drift: bool | None = None,
+    ):
+        """`drift`: run the drift step (default: STOREPLANE_DRIFT_DETECTION with the real cluster;
+        a test's in-memory cluster view has no objects to compare unless it says so)."""
+        real = kube is None
         if kube is None:
             from app.kube import get_kube  # late: unit tests of the queue never load lightkube
 
             kube = get_kube(settings)
         self.factory, self.settings, self.kube = factory, settings, kube
+        enabled = (settings.drift_detection and real) if drift is None else drift
+        self.drift = DriftCheck(factory, settings, kube) if enabled else None  # type: ignore[arg-type]
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             report = await self.sweep()
-            if report.orphans_deleted or report.vanished or report.reclaimed_jobs or report.errors:
+            drifted = report.drift is not None and (report.drift.drifted or report.drift.errors)
+            if report.orphans_deleted or report.vanished or report.reclaimed_jobs or report.errors or drifted:
                 log.info("reconciler sweep", extra={"report": report.__dict__})
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.reconcile_interval_seconds)
@@ -93,6 +110,11 @@ class Reconciler:
             return report
         await self._delete_orphans(namespaces, report)
         await self._fail_vanished({ns.name for ns in namespaces}, report)
+        if self.drift is not None:
+            try:
+                report.drift = await self.drift.run()
+            except StoreplaneError as exc:
+                report.errors.append(f"drift: {exc.message}")
         return report
 
     async def _delete_orphans(self, namespaces: list[ManagedNamespaceLike], report: SweepReport) -> None:

@@ -101,9 +101,12 @@ def state_counts(factory: sessionmaker[Session]) -> metrics.StateCounts:
             .where(Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]
             .group_by(Job.status)
         ).all()
+        drifted = session.execute(
+            select(func.count()).select_from(Store).where(Store.drifted.is_(True), Store.status != "deleted")  # type: ignore[union-attr]
+        ).scalar_one()
     # Every status appears, zeros included, so a graph does not break when a status empties.
     by_status = {str(status): 0 for status in StoreStatus} | dict(stores)  # type: ignore[arg-type]
-    return metrics.StateCounts(by_status, dict(jobs))  # type: ignore[arg-type]
+    return metrics.StateCounts(by_status, dict(jobs), drifted=drifted)  # type: ignore[arg-type]
 
 
 _metrics_listener: tuple[WSGIServer, threading.Thread] | None = None

@@ -21,6 +21,7 @@ from app.kube import access, cluster, namespaces, readiness, secrets, volumes
 from app.kube import diagnose as _diagnose
 from app.kube.client import ClientPool, api_call
 from app.kube.diagnose import Diagnosis, Finding
+from app.kube.inventory import Inventory, InventoryReader
 from app.kube.namespaces import ManagedNamespace, store_labels
 from app.kube.readiness import ObjectRef, Readiness
 from app.kube.secrets import SecretRecord
@@ -29,6 +30,7 @@ from app.settings import Settings, get_settings
 __all__ = [
     "Diagnosis",
     "Finding",
+    "Inventory",
     "Kube",
     "ManagedNamespace",
     "ObjectRef",
@@ -44,6 +46,7 @@ class Kube:
         self._pool = ClientPool(settings)
         self._store_role = settings.store_role
         self._simulated: bool | None = None
+        self._inventory = InventoryReader()
 
     async def simulated(self) -> bool:
         """True on the simulated cluster (only KWOK fake nodes: no container ever runs). Asked
@@ -109,6 +112,13 @@ class Kube:
     async def readiness(self, namespace: str, refs: list[ObjectRef]) -> Readiness:
         """Whether the workloads named by `refs` are ready (kstatus semantics, see readiness.py)."""
         return await readiness.read(self._pool.get(), namespace, refs)
+
+    async def inventory(
+        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+    ) -> Inventory:
+        """The live objects of these namespaces, by kind (kind → metadata only?), as plain JSON:
+        one list per kind for the whole cluster where allowed, else per namespace (inventory.py)."""
+        return await self._inventory.read(self._pool.get(), namespaces, kinds, concurrency=concurrency)
 
     async def volumes_of(self, namespace: str) -> list[str]:
         """The PersistentVolumes bound to the claims of `namespace`."""

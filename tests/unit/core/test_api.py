@@ -66,6 +66,16 @@ def test_creating_a_store_answers_202_with_the_pending_store_and_its_location(ap
         "created_at": "-",
         "ready_at": None,
         "helm_revision": None,
+        "chart_version": None,
+        "app_version": None,
+        "pinned": False,
+        "drift": {
+            "state": "unchecked",
+            "revision": None,
+            "differences": [],
+            "extras": [],
+            "checked_at": None,
+        },
     }
 
 

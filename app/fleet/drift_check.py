@@ -1,0 +1,272 @@
+"""The sweep's drift step: compare each Ready store's live objects with its release, record the
+result on the store (API, store page, metric), and, when the operator allows it, repair.
+
+Cost, per sweep: one database read of the candidates; the manifests of revisions not seen before
+(one Secret read each, then cached by store and revision: a revision never changes); the live
+objects of all candidate namespaces (app/kube/inventory.py: one list per kind for the whole cluster
+where the credentials allow, else per namespace); the comparison (pure, app/fleet/drift.py); one
+write transaction. Stores checked less than half an interval ago are skipped, so several workers
+sweeping at different moments share the work instead of repeating it.
+
+Only Ready stores with no job queued or running are checked: anything else is in motion, and a
+revision being applied is not drift. The write is guarded by the store's status and revision, so a
+result computed while an action started is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import audit, metrics
+from app.db.engine import read_transaction, transaction, utcnow
+from app.db.events import append_event
+from app.db.models import ACTIVE_JOB_STATES, Job, RolloutStep, Store
+from app.db.stores import request_action
+from app.errors import StoreplaneError
+from app.fleet.drift import KINDS, DriftReport, compare
+from app.fleet.rollouts import IN_FLIGHT
+from app.fleet.versions import RunningVersion, running_from_record
+from app.helm import storage
+from app.jobs.queue import ActiveJobExists
+from app.lifecycle import Action, IllegalTransition, StoreStatus
+from app.settings import Settings
+
+log = logging.getLogger("storeplane.drift")
+
+SWEEP = "storeplane-sweep"  # the audit log's client for what the sweep does by itself
+
+
+class DriftCluster(Protocol):
+    """What the drift step needs from app.kube.Kube."""
+
+    async def read_secret(self, namespace: str, name: str) -> Any: ...
+    async def inventory(
+        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    name: str
+    engine: str
+    namespace: str
+    revision: int
+    drifted: bool | None
+    chart_version: str | None
+    values_digest: str | None
+
+
+@dataclass(frozen=True)
+class Desired:
+    revision: int
+    objects: list[dict[str, Any]]
+    version: RunningVersion
+
+
+@dataclass
+class DriftSummary:
+    checked: int = 0
+    drifted: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+
+
+class DriftCheck:
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, kube: DriftCluster) -> None:
+        self.factory, self.settings, self.kube = factory, settings, kube
+        self._desired: dict[str, Desired] = {}
+
+    async def run(self) -> DriftSummary:
+        started = time.monotonic()
+        summary = DriftSummary()
+        candidates = await asyncio.to_thread(self._candidates)
+        if candidates:
+            await self._check(candidates, summary)
+        summary.seconds = time.monotonic() - started
+        metrics.DRIFT_SWEEP_DURATION.observe(summary.seconds)
+        return summary
+
+    async def _check(self, candidates: list[Candidate], summary: DriftSummary) -> None:
+        desired = await self._manifests(candidates, summary)
+        namespaces = [c.namespace for c in candidates if c.id in desired]
+        try:
+            live = await self.kube.inventory(namespaces, KINDS, concurrency=self.settings.drift_concurrency)
+        except StoreplaneError as exc:
+            summary.errors.append(f"drift: {exc.message}")
+            return
+        summary.requests += live.requests
+        results = []
+        for c in candidates:
+            if c.id not in desired:
+                continue
+            report = compare(desired[c.id].objects, live.of(c.namespace), hidden=live.hidden)
+            results.append((c, desired[c.id], report))
+        summary.checked = len(results)
+        summary.drifted = [c.id for c, _, r in results if r.drifted]
+        await asyncio.to_thread(self._record, results)
+        if self.settings.drift_auto_repair and summary.drifted:
+            summary.repairs = await asyncio.to_thread(self._repair, summary.drifted)
+
+    def _candidates(self) -> list[Candidate]:
+        """Ready stores with a revision and no job in flight, least recently checked first."""
+        recent = utcnow() - timedelta(seconds=self.settings.reconcile_interval_seconds / 2)
+        busy = exists().where(and_(Job.store_id == Store.id, Job.status.in_(ACTIVE_JOB_STATES)))  # type: ignore[attr-defined]
+        in_rollout = exists().where(
+            and_(RolloutStep.store_id == Store.id, RolloutStep.state.in_(IN_FLIGHT))  # type: ignore[attr-defined]
+        )
+        query = (
+            select(Store)
+            .where(
+                Store.status == StoreStatus.READY,
+                Store.helm_revision.is_not(None),  # type: ignore[union-attr]
+                ~busy,
+                ~in_rollout,
+                (Store.drift_checked_at.is_(None)) | (Store.drift_checked_at < recent),  # type: ignore[union-attr,operator]
+            )
+            .order_by(Store.drift_checked_at.is_not(None), Store.drift_checked_at, Store.id)  # type: ignore[union-attr]
+        )
+        with read_transaction(self.factory) as session:
+            return [
+                Candidate(
+                    s.id,
+                    s.name,
+                    s.engine,
+                    s.namespace,
+                    s.helm_revision,
+                    s.drifted,
+                    s.chart_version,
+                    s.values_digest,
+                )  # type: ignore[arg-type]
+                for s in session.execute(query).scalars()
+            ]
+
+    async def _manifests(self, candidates: list[Candidate], summary: DriftSummary) -> dict[str, Desired]:
+        """Each candidate's release (its recorded revision), read once per store and revision."""
+        live_ids = {c.id for c in candidates}
+        for stale in [sid for sid in self._desired if sid not in live_ids]:
+            del self._desired[stale]
+        gate = asyncio.Semaphore(self.settings.drift_concurrency)
+
+        async def load(c: Candidate) -> None:
+            cached = self._desired.get(c.id)
+            if cached is not None and cached.revision == c.revision:
+                return
+            name = storage.secret_name(c.name, c.revision)
+            async with gate:
+                try:
+                    record = await self.kube.read_secret(c.namespace, name)
+                except StoreplaneError as exc:
+                    summary.errors.append(f"drift {c.id}: {exc.message}")
+                    return
+            summary.requests += 1
+            if record is None or "release" not in record.data:
+                summary.errors.append(
+                    f"drift {c.id}: Helm's record {name} of revision {c.revision} is missing"
+                )
+                return
+            try:
+                release = storage.decode_release(record.data["release"])
+            except ValueError as exc:
+                summary.errors.append(f"drift {c.id}: Helm's record {name} is unreadable: {exc}")
+                return
+            self._desired[c.id] = Desired(
+                c.revision, storage.manifest_documents(release), running_from_record(release, c.engine)
+            )
+
+        await asyncio.gather(*(load(c) for c in candidates))
+        return {c.id: self._desired[c.id] for c in candidates if c.id in self._desired}
+
+    def _record(self, results: list[tuple[Candidate, Desired, DriftReport]]) -> None:
+        now = utcnow()
+        with transaction(self.factory) as session:
+            for c, desired, report in results:
+                values: dict[str, Any] = {
+                    "drifted": report.drifted,
+                    "drift": report.as_dict(c.revision),
+                    "drift_checked_at": now,
+                }
+                version = desired.version
+                if (c.chart_version, c.values_digest) != (version.chart_version, version.values_digest):
+                    # Stores from before this was recorded, or an action that could not read it.
+                    values |= {
+                        "chart_version": version.chart_version or None,
+                        "app_version": version.app_version or None,
+                        "values_digest": version.values_digest,
+                    }
+                written = session.execute(
+                    update(Store)
+                    .where(
+                        Store.id == c.id, Store.status == StoreStatus.READY, Store.helm_revision == c.revision
+                    )
+                    .values(**values)
+                ).rowcount
+                if written and report.drifted != bool(c.drifted):
+                    append_event(session, store_id=c.id, step="drift", message=_change(report, c.revision))
+                    if report.drifted:
+                        log.warning("store %s drifted: %s", c.id, "; ".join(report.differences))
+
+    def _repair(self, store_ids: list[str]) -> list[str]:
+        """Queue a repair for drifted stores that are free, at most once per backoff per store."""
+        repaired = []
+        cutoff = utcnow() - timedelta(seconds=self.settings.drift_repair_backoff_seconds)
+        for store_id in store_ids:
+            with transaction(self.factory) as session:
+                store = session.get(Store, store_id, with_for_update=True)
+                if store is None or store.status != StoreStatus.READY or not store.drifted:
+                    continue
+                recent = session.execute(
+                    select(Job.id).where(
+                        Job.store_id == store_id, Job.kind == Action.REPAIR, Job.created_at > cutoff
+                    )
+                ).first()
+                in_rollout = session.execute(
+                    select(RolloutStep.id).where(
+                        RolloutStep.store_id == store_id, RolloutStep.state.in_(IN_FLIGHT)
+                    )  # type: ignore[attr-defined]
+                ).first()
+                if recent is not None or in_rollout is not None:
+                    continue
+                try:
+                    request_action(
+                        session,
+                        store,
+                        Action.REPAIR,
+                        settings=self.settings,
+                        args={"revision": store.helm_revision},
+                    )
+                except (ActiveJobExists, IllegalTransition):
+                    continue
+                append_event(
+                    session, store_id=store_id, step="drift", message="repair requested by the sweep"
+                )
+                audit.record(
+                    session,
+                    action=audit.Action.STORE_REPAIR,
+                    outcome=audit.Outcome.SUCCESS,
+                    actor=audit.Actor(None, "storeplane"),
+                    client_ip=SWEEP,
+                    target=f"store:{store_id}",
+                    detail={"automatic": True, "revision": store.helm_revision},
+                    commit=False,
+                )
+                repaired.append(store_id)
+        return repaired
+
+
+def _change(report: DriftReport, revision: int) -> str:
+    if not report.drifted:
+        return f"in sync with revision {revision} again"
+    shown = "; ".join(report.differences[:5])
+    more = f" (and {len(report.differences) - 5} more)" if len(report.differences) > 5 else ""
+    return f"drifted from revision {revision}: {shown}{more}"
