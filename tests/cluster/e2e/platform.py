@@ -222,7 +222,8 @@ _WORKER_ENV_KEYS = (
     "database_url", "kubeconfig", "helm_binary", "store_chart", "store_values_file", "worker_concurrency",
     "global_concurrency", "helm_timeout", "provision_deadline", "lease_seconds", "job_max_attempts",
     "retry_base_seconds", "retry_max_seconds", "poll_seconds", "shutdown_grace_seconds",
-    "reconcile_interval_seconds", "orphan_grace_seconds", "data_dir",
+    "reconcile_interval_seconds", "orphan_grace_seconds", "data_dir", "rollout_tick_seconds",
+    "drift_detection", "drift_auto_repair", "drift_repair_backoff_seconds",
 )  # fmt: skip
 
 
