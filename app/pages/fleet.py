@@ -22,7 +22,6 @@ from app.api.problems import Problem, validation_detail
 from app.audit import Outcome
 from app.engines import ENGINES
 from app.fleet.rollouts import RolloutRefused
-from app.fleet.versions import describe
 from app.pages.render import render
 from app.pages.session import PageSession, actor, viewer
 
@@ -36,7 +35,7 @@ def _admin_only(page: PageSession) -> None:
 
 
 def _base(page: PageSession, **extra: Any) -> dict[str, Any]:
-    return {"user": page.user, "csrf_token": page.csrf, "engines": ENGINES, "describe": describe, **extra}
+    return {"user": page.user, "csrf_token": page.csrf, "engines": ENGINES, "form": {}, **extra}
 
 
 def _current(rollouts: list[RolloutPublic]) -> RolloutPublic | None:

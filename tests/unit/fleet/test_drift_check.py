@@ -1,0 +1,151 @@
+"""The sweep's drift step against a real database and an in-memory cluster that answers like
+app.kube.Kube (Helm's release records as Secrets, live objects as JSON): what it records, when it
+writes an event, which stores it leaves alone, what it repairs by itself and how often."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+
+from app.db.engine import read_transaction, transaction
+from app.db.models import Job, Store
+from app.fleet.drift_check import DriftCheck
+from app.helm import storage
+from app.kube import Inventory, SecretRecord
+from app.reconciler import Reconciler
+from tests.fixtures_db import Db
+from tests.unit.core.helpers import fast_settings, jobs_of, new_store, store
+
+POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "shop-deny"},
+          "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}  # fmt: skip
+QUOTA = {
+    "apiVersion": "v1",
+    "kind": "ResourceQuota",
+    "metadata": {"name": "shop-quota"},
+    "spec": {"hard": {"pods": "8"}},
+}
+
+
+def record(revision: int) -> dict[str, Any]:
+    return {
+        "version": revision,
+        "info": {"status": "deployed"},
+        "chart": {
+            "metadata": {"name": "store", "version": "0.2.0"},
+            "values": {"woocommerce": {"version": "11.0.1"}},
+        },
+        "config": {"engine": "woocommerce", "host": "shop.localhost"},
+        "manifest": "---\n" + "\n---\n".join(yaml.safe_dump(d) for d in (POLICY, QUOTA)),
+    }
+
+
+@dataclass
+class FakeCluster:
+    """Helm's records and the live objects of store namespaces, as app.kube answers them."""
+
+    live: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    reads: int = 0
+    # The reconciler's own cluster view (no namespace is orphaned or missing here).
+    names: list[str] = field(default_factory=list)
+
+    def install(self, store_id: str) -> None:
+        ns = f"store-{store_id}"
+        self.live[ns] = {
+            "NetworkPolicy": {"shop-deny": dict(POLICY)},
+            "ResourceQuota": {"shop-quota": dict(QUOTA)},
+        }
+
+    async def read_secret(self, namespace: str, name: str) -> SecretRecord | None:
+        self.reads += 1
+        revision = int(name.rsplit(".v", 1)[1])
+        data = storage.encode_release(record(revision))
+        return SecretRecord(name, namespace, "helm.sh/release.v1", {}, {"release": data}, "1")
+
+    async def inventory(
+        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+    ) -> Inventory:
+        return Inventory(objects={ns: self.live.get(ns, {}) for ns in namespaces}, requests=len(kinds))
+
+    async def list_managed_namespaces(self) -> list[Any]:
+        return []
+
+    async def namespace_exists(self, name: str) -> bool:
+        return True
+
+    async def delete_namespace(self, name: str, *, timeout: float, store_id: str | None = None) -> bool:  # noqa: ASYNC109
+        return False
+
+
+def ready_store(db: Db, name: str = "shop") -> str:
+    settings = fast_settings(db)
+    sid = new_store(db, settings, name)
+    with transaction(db.factory) as session:
+        session.execute(update(Job).where(Job.store_id == sid).values(status="succeeded"))
+        row = session.get_one(Store, sid)
+        row.status, row.helm_revision = "ready", 1
+    return sid
+
+
+async def test_drift_is_recorded_with_an_event_once_and_what_a_store_runs_is_learnt(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    check = DriftCheck(db.factory, fast_settings(db, reconcile_interval_seconds=0.001), cluster)
+    summary = await check.run()
+    assert (summary.checked, summary.drifted) == (1, [])
+    row = store(db, sid)
+    assert (row.drifted, row.drift, row.chart_version, row.app_version) == (
+        False, {"revision": 1, "differences": [], "extras": []}, "0.2.0", "11.0.1"
+    )  # fmt: skip
+
+    del cluster.live[f"store-{sid}"]["NetworkPolicy"]
+    await check.run()
+    await check.run()
+    row = store(db, sid)
+    assert row.drifted and row.drift["differences"] == ["networkpolicy/shop-deny is missing"]  # type: ignore[index]
+    assert cluster.reads == 1  # the release is read once per revision, then cached
+    with read_transaction(db.factory) as session:
+        from app.db.models import StoreEvent
+
+        events = session.execute(select(StoreEvent.message).where(StoreEvent.step == "drift")).scalars().all()
+    assert events == ["drifted from revision 1: networkpolicy/shop-deny is missing"]  # once, not per sweep
+
+
+async def test_stores_with_a_job_in_flight_or_not_ready_are_left_alone(db: Db):
+    cluster = FakeCluster()
+    busy, failed = ready_store(db, "busy"), ready_store(db, "broken")
+    with transaction(db.factory) as session:
+        session.add(Job(store_id=busy, kind="verify", status="queued", max_attempts=3))
+        session.get_one(Store, failed).status = "failed"
+    summary = await DriftCheck(db.factory, fast_settings(db), cluster).run()
+    assert summary.checked == 0 and cluster.reads == 0
+
+
+async def test_automatic_repair_queues_one_repair_per_backoff(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    cluster.live[f"store-{sid}"]["ResourceQuota"]["shop-quota"] = {**QUOTA, "spec": {"hard": {"pods": "50"}}}
+    settings = fast_settings(db, drift_auto_repair=True, reconcile_interval_seconds=0.001)
+    check = DriftCheck(db.factory, settings, cluster)
+    summary = await check.run()
+    assert summary.repairs == [sid]
+    repair = jobs_of(db, sid)[-1]
+    assert (repair.kind, repair.args, store(db, sid).status) == ("repair", {"revision": 1}, "upgrading")
+    with transaction(db.factory) as session:  # the repair ran, but could not fix it
+        session.execute(update(Job).where(Job.id == repair.id).values(status="succeeded"))
+        session.get_one(Store, sid).status = "ready"
+    assert (await check.run()).repairs == []  # not again before the backoff
+    assert [j.kind for j in jobs_of(db, sid)].count("repair") == 1
+
+
+async def test_the_sweep_runs_the_drift_step_when_asked(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    report = await Reconciler(db.factory, fast_settings(db), kube=cluster, drift=True).sweep()  # type: ignore[arg-type]
+    assert report.drift is not None and report.drift.checked == 1
+    assert store(db, sid).drifted is False
