@@ -104,9 +104,7 @@ def test_rollouts_over_the_api_validate_refuse_a_second_one_and_move_between_sta
 
     aborted = p.client.post(f"/api/v1/rollouts/{rid}/abort", headers=root).json()
     assert aborted["status"] == "aborted"
-    assert aborted["counts"] == {
-        "pending": 0, "upgrading": 1, "testing": 0, "rolling-back": 0, "succeeded": 0, "failed": 0, "skipped": 2
-    }  # fmt: skip
+    assert {state: n for state, n in aborted["counts"].items() if n} == {"upgrading": 1, "skipped": 2}
     listed = p.client.get("/api/v1/rollouts", headers=root).json()
     assert [x["id"] for x in listed] == [rid] and "waves" not in listed[0]
     actions = [e.action for e in p.audit()]
