@@ -12,12 +12,10 @@ that makes its set-up pod exit 3 on the simulated cluster (`sim.storeplane.io/ex
 from __future__ import annotations
 
 import base64
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 
 from app.db.engine import make_engine, make_sessionmaker, transaction
@@ -26,7 +24,6 @@ from app.db.users import get_or_create_user, issue_token
 from app.helm import storage
 from app.simcluster.client import ClusterClient
 from tests.cluster.e2e.platform import (
-    STORE_CHART,
     HelmRecorder,
     Platform,
     platform_settings,
@@ -34,27 +31,7 @@ from tests.cluster.e2e.platform import (
     until,
     worker_process,
 )
-
-BAD = {
-    "setup": {"podAnnotations": {"sim.storeplane.io/exit-code": "3", "sim.storeplane.io/message": "broken"}}
-}
-
-
-def chart_copy(tmp_path: Path, version: str) -> Path:
-    chart = tmp_path / "store-chart"
-    shutil.copytree(STORE_CHART, chart)
-    set_version(chart, version)
-    return chart
-
-
-def set_version(chart: Path, version: str, *, setup_seconds: int | None = None) -> None:
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    meta["version"] = version
-    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-    if setup_seconds is not None:
-        values = yaml.safe_load((chart / "values.yaml").read_text())
-        values["setup"]["podAnnotations"] = {"sim.storeplane.io/run-duration": f"{setup_seconds}s"}
-        (chart / "values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+from tests.fleet_charts import FAILING_SETUP, chart_copy, set_version
 
 
 def admin_headers(p: Platform) -> dict[str, str]:
@@ -126,7 +103,7 @@ def test_a_rollout_goes_canary_then_waves_halts_on_a_failure_survives_a_crash_re
                 assert p.wait_for(sid, "ready", "failed")["status"] == "ready", p.events(sid)
             assert {p.store(sid)["chart_version"] for sid in ids} == {"0.1.9"}
             bad = ids[6]  # the last store of wave 2
-            set_values(p, bad, BAD)
+            set_values(p, bad, FAILING_SETUP)
             set_version(chart, "0.2.0", setup_seconds=3)  # the new chart ships
 
             fleet = p.client.get("/api/v1/fleet", headers=root).json()
