@@ -22,7 +22,7 @@ from app.api.problems import Problem, validation_detail
 from app.audit import Outcome
 from app.engines import ENGINES
 from app.fleet.rollouts import RolloutRefused
-from app.pages.render import render
+from app.pages.render import is_htmx, render
 from app.pages.session import PageSession, actor, viewer
 
 router = APIRouter(prefix="/admin/fleet", include_in_schema=False)
@@ -62,6 +62,7 @@ async def _rollout_block(
     *,
     error: str = "",
     form: dict[str, Any] | None = None,
+    refresh_when_settled: bool = False,
 ) -> HTMLResponse:
     """The rollout block alone (an HTMX swap): the rollout, or the start form with the error."""
     state = request.app.state
@@ -69,7 +70,10 @@ async def _rollout_block(
     if rollout_id is not None:
         rollout = await run_in_threadpool(fleet_service.read, state.session_factory, rollout_id)
     context = _base(page, rollout=rollout, rollout_error=error, form=form or {})
-    return render(request, "partials/fleet_rollout.html", context)
+    settled = refresh_when_settled and rollout is not None and rollout.settled
+    return render(
+        request, "partials/fleet_rollout.html", context, headers={"HX-Refresh": "true"} if settled else None
+    )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -81,9 +85,11 @@ async def fleet_page(request: Request) -> HTMLResponse:
 
 @router.get("/rollouts/{rollout_id}", response_class=HTMLResponse)
 async def rollout(request: Request, rollout_id: RowId) -> HTMLResponse:
+    """The block's own poll. Once the rollout settles, the whole page is reloaded (HX-Refresh), so
+    the counts and the stores behind, drawn when the page loaded, show where the rollout left them."""
     page = await viewer(request)
     _admin_only(page)
-    return await _rollout_block(request, page, rollout_id)
+    return await _rollout_block(request, page, rollout_id, refresh_when_settled=is_htmx(request))
 
 
 @router.get("/new-rollout", response_class=HTMLResponse)
