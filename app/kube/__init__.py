@@ -114,11 +114,18 @@ class Kube:
         return await readiness.read(self._pool.get(), namespace, refs)
 
     async def inventory(
-        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+        self,
+        namespaces: list[str],
+        kinds: dict[str, bool],
+        *,
+        concurrency: int = 8,
+        per_namespace: bool = False,
     ) -> Inventory:
         """The live objects of these namespaces, by kind (kind → metadata only?), as plain JSON:
         one list per kind for the whole cluster where allowed, else per namespace (inventory.py)."""
-        return await self._inventory.read(self._pool.get(), namespaces, kinds, concurrency=concurrency)
+        return await self._inventory.read(
+            self._pool.get(), namespaces, kinds, concurrency=concurrency, per_namespace=per_namespace
+        )
 
     async def volumes_of(self, namespace: str) -> list[str]:
         """The PersistentVolumes bound to the claims of `namespace`."""
