@@ -177,14 +177,10 @@ class DriftCheck:
                     f"drift {c.id}: Helm's record {name} of revision {c.revision} is missing"
                 )
                 return
-            try:
-                release = storage.decode_release(record.data["release"])
+            try:  # gunzip, JSON and YAML of ~70 KB: off the event loop
+                self._desired[c.id] = await asyncio.to_thread(_decode, record.data["release"], c)
             except ValueError as exc:
                 summary.errors.append(f"drift {c.id}: Helm's record {name} is unreadable: {exc}")
-                return
-            self._desired[c.id] = Desired(
-                c.revision, storage.manifest_documents(release), running_from_record(release, c.engine)
-            )
 
         await asyncio.gather(*(load(c) for c in candidates))
         return {c.id: self._desired[c.id] for c in candidates if c.id in self._desired}
