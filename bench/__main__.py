@@ -4,12 +4,14 @@ import sys
 
 from bench import (
     api_latency,
+    drift_sweep,
     helm_memory,
     medusa_native,
     memory,
     provision_overhead,
     read_burst,
     realistic,
+    rollout,
     worker_scaling,
 )
 
@@ -22,6 +24,8 @@ BENCHMARKS = {
     "medusa": medusa_native.main,
     "burst": read_burst.main,
     "realistic": realistic.main,
+    "rollout": rollout.main,
+    "drift": drift_sweep.main,
 }
 
 if __name__ == "__main__":

@@ -94,7 +94,9 @@ def test_the_fleet_page_shows_versions_starts_a_rollout_shows_its_progress_and_i
     expect(page).to_have_url(f"{site.url}/admin/fleet")
     expect(page.locator("#current-chart")).to_contain_text("store 0.2.0")
     expect(page.locator("#behind-total")).to_have_text("3")
-    expect(page.locator("table.fleet-counts tr.count td")).to_have_text(["WooCommerce", "0.1.9", "Ready", "3"])
+    expect(page.locator("table.fleet-counts tr.count td")).to_have_text(
+        ["WooCommerce", "0.1.9", "Ready", "3"]
+    )
     expect(page.locator(f"#behind-{ids[0]} td.version")).to_have_text("store 0.1.9 · WooCommerce 11.0.1")
 
     form = page.locator("#rollout form.rollout-form")

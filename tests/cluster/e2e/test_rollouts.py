@@ -92,9 +92,7 @@ def test_a_rollout_goes_canary_then_waves_halts_on_a_failure_survives_a_crash_re
     )
     with running_platform(cluster, settings, workers=False) as p:
         root = admin_headers(p)
-        worker = worker_process(settings, tmp_path / "worker-1.log")
-        first = worker.__enter__()
-        try:
+        with worker_process(settings, tmp_path / "worker-1.log") as first:
             ids = [
                 p.post("/stores", {"name": f"fleet-{i}", "engine": "woocommerce"}).json()["id"]
                 for i in range(10)
@@ -141,8 +139,6 @@ def test_a_rollout_goes_canary_then_waves_halts_on_a_failure_survives_a_crash_re
                 refused.text
             )
             first.kill()
-        finally:
-            worker.__exit__(None, None, None)
 
         with worker_process(settings, tmp_path / "worker-2.log"):
             halted = until(
