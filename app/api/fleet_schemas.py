@@ -126,7 +126,9 @@ class RolloutPublic(BaseModel):
     updated_at: datetime
     finished_at: datetime | None
     counts: dict[str, int] = Field(description="Steps by state.")
-    waves: list[WavePublic] | None = None
+    waves: list[WavePublic] | None = Field(
+        default=None, description="Each wave and its steps (null in lists)."
+    )
 
     @property
     def settled(self) -> bool:

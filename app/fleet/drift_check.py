@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,9 @@ from app.helm import storage
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.kube import Inventory
 
 log = logging.getLogger("storeplane.drift")
 
@@ -75,6 +78,7 @@ class Desired:
 @dataclass
 class DriftSummary:
     checked: int = 0
+    compared: int = 0  # of those, compared again (their objects or revision changed)
     drifted: list[str] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -86,6 +90,9 @@ class DriftCheck:
     def __init__(self, factory: sessionmaker[Session], settings: Settings, kube: DriftCluster) -> None:
         self.factory, self.settings, self.kube = factory, settings, kube
         self._desired: dict[str, Desired] = {}
+        # store id → ((revision, fingerprint of its objects), report): a store whose objects did not
+        # change since it was compared keeps its report without reading its objects again.
+        self._verdicts: dict[str, tuple[tuple[int, frozenset[tuple[str, str, str]]], DriftReport]] = {}
 
     async def run(self) -> DriftSummary:
         started = time.monotonic()
@@ -97,24 +104,46 @@ class DriftCheck:
         metrics.DRIFT_SWEEP_DURATION.observe(summary.seconds)
         if summary.checked:  # the sweep's cost, for operators (bench/drift_sweep.py reads it too)
             log.info(
-                "drift sweep: %d stores in %.2fs, %d API requests, %d drifted",
-                summary.checked, summary.seconds, summary.requests, len(summary.drifted),
+                "drift sweep: %d stores in %.2fs, %d API requests, %d compared, %d drifted",
+                summary.checked, summary.seconds, summary.requests, summary.compared, len(summary.drifted),
                 extra={"drift_seconds": round(summary.seconds, 3), "drift_stores": summary.checked},
             )  # fmt: skip
         return summary
 
     async def _check(self, candidates: list[Candidate], summary: DriftSummary) -> None:
         desired = await self._manifests(candidates, summary)
-        namespaces = [c.namespace for c in candidates if c.id in desired]
+        checked = [c for c in candidates if c.id in desired]
         try:
-            live = await self.kube.inventory(namespaces, KINDS, concurrency=self.settings.drift_concurrency)
+            # What is there, and at which resourceVersion: metadata only, a fraction of the objects.
+            seen = await self.kube.inventory(
+                [c.namespace for c in checked],
+                dict.fromkeys(KINDS, True),
+                concurrency=self.settings.drift_concurrency,
+            )
+            summary.requests += seen.requests
+            marks = {c.id: (c.revision, _fingerprint(seen.of(c.namespace))) for c in checked}
+            changed = [
+                c for c in checked if c.id not in self._verdicts or self._verdicts[c.id][0] != marks[c.id]
+            ]
+            full = None
+            if changed:  # only stores whose objects or revision changed since they were compared
+                full = await self.kube.inventory(
+                    [c.namespace for c in changed],
+                    {kind: False for kind, presence_only in KINDS.items() if not presence_only},
+                    concurrency=self.settings.drift_concurrency,
+                )
+                summary.requests += full.requests
         except StoreplaneError as exc:
             summary.errors.append(f"drift: {exc.message}")
             return
-        summary.requests += live.requests
         # The comparison is CPU work: off the event loop, which serves the API too (embedded workers).
-        results = await asyncio.to_thread(_compare_all, candidates, desired, live)
-        summary.checked = len(results)
+        fresh = await asyncio.to_thread(_compare_all, changed, desired, seen, full)
+        for c, _, report in fresh:
+            self._verdicts[c.id] = (marks[c.id], report)
+        for stale in [sid for sid in self._verdicts if sid not in marks]:
+            del self._verdicts[stale]
+        results = [(c, desired[c.id], self._verdicts[c.id][1]) for c in checked]
+        summary.checked, summary.compared = len(results), len(fresh)
         summary.drifted = [c.id for c, _, r in results if r.drifted]
         await asyncio.to_thread(self._record, results)
         if self.settings.drift_auto_repair and summary.drifted:
@@ -268,14 +297,27 @@ def _decode(data: bytes, c: Candidate) -> Desired:
     return Desired(c.revision, storage.manifest_documents(release), running_from_record(release, c.engine))
 
 
+def _fingerprint(objects: dict[str, dict[str, dict[str, Any]]]) -> frozenset[tuple[str, str, str]]:
+    """Every object of the namespace with its resourceVersion: equal means nothing changed."""
+    return frozenset(
+        (kind, name, str((obj.get("metadata") or {}).get("resourceVersion", "")))
+        for kind, named in objects.items()
+        for name, obj in named.items()
+    )
+
+
 def _compare_all(
-    candidates: list[Candidate], desired: dict[str, Desired], live: Any
+    changed: list[Candidate], desired: dict[str, Desired], seen: Inventory, full: Inventory | None
 ) -> list[tuple[Candidate, Desired, DriftReport]]:
-    return [
-        (c, desired[c.id], compare(desired[c.id].objects, live.of(c.namespace), hidden=live.hidden))
-        for c in candidates
-        if c.id in desired
-    ]
+    """Compare the changed stores: full objects where a rule reads them, metadata for the rest."""
+    results = []
+    hidden = seen.hidden | (full.hidden if full is not None else set())
+    for c in changed:
+        live = dict(seen.of(c.namespace))
+        if full is not None:
+            live.update(full.of(c.namespace))
+        results.append((c, desired[c.id], compare(desired[c.id].objects, live, hidden=hidden)))
+    return results
 
 
 def _change(report: DriftReport, revision: int) -> str:

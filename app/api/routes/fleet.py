@@ -45,7 +45,7 @@ async def unpin(store_id: str, user: AdminUser, factory: FactoryDep, settings: S
     return StorePublic.of(store, settings)
 
 
-@router.get("/rollouts", response_model=list[RolloutPublic], response_model_exclude_none=True)
+@router.get("/rollouts", response_model=list[RolloutPublic])
 async def list_rollouts(
     user: AdminUser,
     factory: FactoryDep,

@@ -19,14 +19,12 @@ from app.reconciler import Reconciler
 from tests.fixtures_db import Db
 from tests.unit.core.helpers import fast_settings, jobs_of, new_store, store
 
-POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "shop-deny"},
+POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+          "metadata": {"name": "shop-deny", "resourceVersion": "10"},
           "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}  # fmt: skip
-QUOTA = {
-    "apiVersion": "v1",
-    "kind": "ResourceQuota",
-    "metadata": {"name": "shop-quota"},
-    "spec": {"hard": {"pods": "8"}},
-}
+QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota",
+         "metadata": {"name": "shop-quota", "resourceVersion": "11"},
+         "spec": {"hard": {"pods": "8"}}}  # fmt: skip
 
 
 def record(revision: int) -> dict[str, Any]:
@@ -48,6 +46,7 @@ class FakeCluster:
 
     live: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     reads: int = 0
+    lists: list[dict[str, bool]] = field(default_factory=list)
     # The reconciler's own cluster view (no namespace is orphaned or missing here).
     names: list[str] = field(default_factory=list)
 
@@ -67,7 +66,19 @@ class FakeCluster:
     async def inventory(
         self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
     ) -> Inventory:
-        return Inventory(objects={ns: self.live.get(ns, {}) for ns in namespaces}, requests=len(kinds))
+        """Like app.kube: the kinds asked for; metadata only (with resourceVersion) where asked."""
+        self.lists.append(dict(kinds))
+        found = {
+            ns: {
+                kind: {
+                    name: {"metadata": obj["metadata"]} if kinds[kind] else obj for name, obj in named.items()
+                }
+                for kind, named in self.live.get(ns, {}).items()
+                if kind in kinds
+            }
+            for ns in namespaces
+        }
+        return Inventory(objects=found, requests=len(kinds))
 
     async def list_managed_namespaces(self) -> list[Any]:
         return []
@@ -112,6 +123,27 @@ async def test_drift_is_recorded_with_an_event_once_and_what_a_store_runs_is_lea
 
         events = session.execute(select(StoreEvent.message).where(StoreEvent.step == "drift")).scalars().all()
     assert events == ["drifted from revision 1: networkpolicy/shop-deny is missing"]  # once, not per sweep
+
+
+async def test_a_store_whose_objects_did_not_change_is_not_read_or_compared_again(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    check = DriftCheck(db.factory, fast_settings(db, reconcile_interval_seconds=0.001), cluster)
+    first = await check.run()
+    assert (first.checked, first.compared, len(cluster.lists)) == (1, 1, 2)  # metadata, then full objects
+    assert set(cluster.lists[0].values()) == {True}
+    again = await check.run()
+    assert (again.checked, again.compared, len(cluster.lists)) == (1, 0, 3)  # metadata only
+    cluster.live[f"store-{sid}"]["ResourceQuota"]["shop-quota"] = {
+        "metadata": {"name": "shop-quota", "resourceVersion": "12"},
+        "spec": {"hard": {"pods": "50"}},
+    }
+    changed = await check.run()
+    assert (changed.compared, changed.drifted) == (1, [sid])
+    assert store(db, sid).drift["differences"] == [  # type: ignore[index]
+        "resourcequota/shop-quota: spec.hard.pods is 50; the release says 8"
+    ]
 
 
 async def test_stores_with_a_job_in_flight_or_not_ready_are_left_alone(db: Db):
