@@ -91,7 +91,7 @@ def test_images_are_ours_for_medusa_and_the_official_postgres(objects):
     specs = pod_specs(objects)
     workloads = ("Deployment/shop-medusa", "Job/shop-setup-r1", "Pod/shop-order-test")
     medusa_images = {c["image"] for w in workloads for c in containers(specs[w])}
-    assert medusa_images == {"storeplane/medusa:2.21.2-1"}
+    assert medusa_images == {"ghcr.io/storeplane/storeplane-medusa:2.21.2-1"}
     assert specs["StatefulSet/shop-postgres"]["containers"][0]["image"] == "postgres:15.17-bookworm"
     digest = "sha256:" + "a" * 64
     pinned = render(
