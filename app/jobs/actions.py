@@ -51,6 +51,8 @@ def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
             release=s.name,
             host=s.host,
             values=s.chart_values,
+            extra_hosts=s.extra_hosts,
+            primary_host=s.primary_host,
         )
 
     return _WithSettings(reconcile, settings), target  # type: ignore[return-value]
@@ -69,7 +71,8 @@ async def dispatch(
     match kind:
         case "provision":
             return await actions.provision(target, emit=emit, timeout=timeout)
-        case "upgrade":
+        case "upgrade" | "domains":
+            # A domain change is an upgrade whose values carry the store's domains (StoreSnapshot).
             return await actions.upgrade(target, emit=emit, timeout=timeout)
         case "rollback":
             return await actions.rollback(target, int(args["revision"]), emit=emit, timeout=timeout)

@@ -31,6 +31,7 @@ from app.db.engine import read_transaction, transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
 from app.db.stores import NameReserved, NameTaken, list_stores
+from app.domains.errors import DomainError
 from app.engines import ENGINES, Engine
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
@@ -256,7 +257,7 @@ async def _act(
     error = ""
     try:
         await run_in_threadpool(act)
-    except (ActiveJobExists, IllegalTransition) as exc:
+    except (ActiveJobExists, IllegalTransition, DomainError) as exc:
         error = str(exc)
         request.state.audit_outcome = Outcome.FAILURE
     return await _after_action(request, page, store_id, error)
@@ -309,11 +310,11 @@ async def rollback(request: Request, store_id: str, revision: Annotated[str, For
     number = int(typed)
     store = await run_in_threadpool(store_service.read_visible, state.session_factory, page.user, store_id)
     try:
-        await store_service.check_revision(store, state.settings, number)
+        args = await store_service.rollback_args(store, state.settings, number)
     except Problem as exc:
         request.state.audit_outcome = Outcome.FAILURE
         return await _after_action(request, page, store_id, exc.detail, status_code=exc.status)
-    return await _act(request, page, store_id, Action.ROLLBACK, {"revision": number})
+    return await _act(request, page, store_id, Action.ROLLBACK, args)
 
 
 @router.get("/stores/{store_id}/admin-password", response_class=HTMLResponse)

@@ -22,6 +22,8 @@ class StoreTarget:
     release: str  # helm release name (== name)
     host: str  # "<name>.<base_domain>"
     values: dict[str, Any] = field(default_factory=dict)  # extra chart values (upgrade)
+    extra_hosts: tuple[str, ...] = ()  # verified custom domains the release serves besides `host`
+    primary_host: str = ""  # the host served as primary ("" = `host`); every other host redirects
 
     def __post_init__(self) -> None:
         # The actions delete what lives in `namespace`: refuse anything but a store namespace.

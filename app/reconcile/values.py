@@ -41,7 +41,13 @@ def environment_values(settings: Settings) -> dict[str, Any]:
 
 
 def chart_values(t: StoreTarget, settings: Settings) -> dict[str, Any]:
-    platform = {"engine": t.engine, "host": t.host, "ingress": {"className": settings.ingress_class}}
+    platform = {
+        "engine": t.engine,
+        "host": t.host,
+        # Linked domains: only proven ones (app/db/domains.py), decided when the action starts.
+        "primaryHost": t.primary_host,
+        "ingress": {"className": settings.ingress_class, "extraHosts": list(t.extra_hosts)},
+    }
     engine = ENGINES.get(t.engine)
     engine_values = dict(engine.chart_values) if engine else {}
     return merge(merge(merge(environment_values(settings), engine_values), platform), t.values)
