@@ -50,6 +50,8 @@ def normalise(raw: object) -> str:
         raise DomainRefused(f"{text!r} is not a valid domain name: it has an empty part between dots.")
     if len(text) > MAX_LENGTH * 2:  # refuse absurd input before IDNA works on it
         raise DomainRefused(f"A domain name has at most {MAX_LENGTH} characters.")
+    if text.isascii() and len(text) > MAX_LENGTH:
+        raise DomainRefused(f"A domain name has at most {MAX_LENGTH} characters; {text!r} has {len(text)}.")
     try:
         ascii_name = idna.encode(text, uts46=True, std3_rules=True).decode("ascii").lower()
     except idna.IDNAError as exc:
@@ -57,6 +59,8 @@ def normalise(raw: object) -> str:
     labels = ascii_name.split(".")
     if len(ascii_name) > MAX_LENGTH:
         raise DomainRefused(f"A domain name has at most {MAX_LENGTH} characters; {text!r} has more.")
+    if ascii_name in SPECIAL_USE:
+        raise DomainRefused(f"{ascii_name} is a special-use name that never resolves on the internet.")
     if len(labels) < 2:
         raise DomainRefused(f"{text!r} is not a full domain name; give one such as shop.example.org.")
     for label in labels:
