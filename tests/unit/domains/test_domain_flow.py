@@ -365,7 +365,9 @@ async def test_removing_a_served_domain_holds_it_until_the_store_stops_serving_i
     assert platform.domain(store_id=sid) is None  # freed once the store stopped serving it
     added = platform.client.post(_url(other), json={"domain": DOMAIN}, headers=platform.bob).json()
     platform.publish(DOMAIN, added["records"][0]["value"])
-    assert platform.client.post(_url(other, DOMAIN, "check"), headers=platform.bob).json()["state"] == "verified"
+    assert (
+        platform.client.post(_url(other, DOMAIN, "check"), headers=platform.bob).json()["state"] == "verified"
+    )
 
 
 async def test_removing_a_pending_domain_frees_it_at_once_and_deleting_a_store_frees_all(
