@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.api import problems
 from app.api.admission import Admission
+from app.api.cluster_info import ClusterInfo, kube_simulated
 from app.api.edge import BodyLimit, SecurityHeaders
 from app.api.router import api_router
 from app.api.routes import health
@@ -31,8 +32,10 @@ def create_app(
     *,
     run_workers: bool | None = None,
     cluster_ping: Callable[[], Awaitable[None]] | None = None,
+    cluster_simulated: Callable[[], Awaitable[bool]] | None = None,
 ) -> FastAPI:
-    """`run_workers` defaults to settings.embedded_workers; `cluster_ping` to app.kube's ping."""
+    """`run_workers` defaults to settings.embedded_workers; `cluster_ping` to app.kube's ping;
+    `cluster_simulated` (is this the simulated cluster? for the dashboard's banner) to app.kube's."""
     settings = settings or get_settings()
     workers = settings.embedded_workers if run_workers is None else run_workers
 
@@ -55,10 +58,14 @@ def create_app(
         app.state.cluster_status = ClusterStatus(
             cluster_ping or kube_ping(settings), hint=container_loopback_hint(settings)
         )
+        app.state.cluster_info = ClusterInfo(cluster_simulated or kube_simulated(settings))
         stop = asyncio.Event()
         # The first check before serving, so /readyz reports the cluster from the first request on.
         await app.state.cluster_status.check()
-        background: list[asyncio.Task[None]] = [asyncio.create_task(app.state.cluster_status.run(stop))]
+        background: list[asyncio.Task[None]] = [
+            asyncio.create_task(app.state.cluster_status.run(stop)),
+            asyncio.create_task(app.state.cluster_info.learn(stop)),
+        ]
         engines = [engine]
         if workers:
             # Their own pool: a burst of requests never makes a job wait for a connection (a job's

@@ -56,7 +56,9 @@ class Settings(UsersSettings):
     # Store names refused on top of the built-in list (app/api/schemas.py), comma-separated: e.g. the
     # first label of the dashboard's own host when it lives under base_domain.
     reserved_names: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    ingress_class: str = "nginx"
+    # IngressClass of store Ingresses; empty: the store values file's (which also names the
+    # controller's pods for the NetworkPolicies, so the two stay consistent).
+    ingress_class: str = ""
     # Scheme of the store URLs shown to users ("https" once cert-manager issues certificates).
     store_url_scheme: str = Field(default="http", pattern="^https?$")
 

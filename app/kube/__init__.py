@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from lightkube.resources.core_v1 import Namespace
 
-from app.kube import access, namespaces, secrets, volumes
+from app.kube import access, cluster, namespaces, secrets, volumes
 from app.kube import diagnose as _diagnose
 from app.kube.client import ClientPool, api_call
 from app.kube.diagnose import Diagnosis, Finding
@@ -32,6 +32,14 @@ class Kube:
     def __init__(self, settings: Settings) -> None:
         self._pool = ClientPool(settings)
         self._store_role = settings.store_role
+        self._simulated: bool | None = None
+
+    async def simulated(self) -> bool:
+        """True on the simulated cluster (only KWOK fake nodes: no container ever runs). Asked
+        once per process: a cluster does not change kind. Errors propagate (and are asked again)."""
+        if self._simulated is None:
+            self._simulated = await cluster.runs_only_simulated_nodes(self._pool.get())
+        return self._simulated
 
     async def ping(self) -> None:
         """Raise ClusterUnreachable unless the API server answers (for /readyz)."""

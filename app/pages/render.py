@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.api.cluster_info import simulated_cluster
 from app.settings import REPO_ROOT
 
 templates = Jinja2Templates(directory=REPO_ROOT / "app" / "templates")
@@ -27,4 +28,6 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     name = fragment if fragment is not None and is_htmx(request) else page
+    # Every page says so when the platform runs against the simulated cluster (layout.html).
+    context = {"simulated_cluster": simulated_cluster(request.app.state), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)

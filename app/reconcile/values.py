@@ -40,14 +40,31 @@ def environment_values(settings: Settings) -> dict[str, Any]:
     return loaded
 
 
+# Seconds Helm's wait for the setup hook runs before the Job's own clock starts (creating the Job,
+# scheduling its pod, pulling the image), at most half the timeout.
+HOOK_START_MARGIN = 60
+
+
+def setup_deadline(helm_timeout: int) -> int:
+    """The setup Job's activeDeadlineSeconds for a given helm --timeout. The Job must end before
+    Helm stops waiting for it: a retry's `before-hook-creation` would otherwise delete a Job that
+    is still working (issue 11). One setting, STOREPLANE_HELM_TIMEOUT, decides both."""
+    return helm_timeout - min(HOOK_START_MARGIN, helm_timeout // 2)
+
+
 def chart_values(t: StoreTarget, settings: Settings) -> dict[str, Any]:
-    platform = {
+    platform: dict[str, Any] = {
         "engine": t.engine,
         "host": t.host,
+        "setup": {"activeDeadlineSeconds": setup_deadline(settings.helm_timeout)},
         # Linked domains: only proven ones (app/db/domains.py), decided when the action starts.
         "primaryHost": t.primary_host,
-        "ingress": {"className": settings.ingress_class, "extraHosts": list(t.extra_hosts)},
+        "ingress": {"extraHosts": list(t.extra_hosts)},
     }
+    # The IngressClass comes with its NetworkPolicy selectors from the environment's store values
+    # file; STOREPLANE_INGRESS_CLASS overrides the class only when set.
+    if settings.ingress_class:
+        platform["ingress"]["className"] = settings.ingress_class
     engine = ENGINES.get(t.engine)
     engine_values = dict(engine.chart_values) if engine else {}
     return merge(merge(merge(environment_values(settings), engine_values), platform), t.values)

@@ -30,22 +30,24 @@ Chart label value: name-version, "+" is not allowed in label values.
 
 {{/*
 Standard labels on every object, so `kubectl get all -l app.kubernetes.io/instance=<release>` finds them.
+Every value is quoted: a value built from data (a release named "1234", a hash "12e45") would
+otherwise be read by YAML as a number, which the API server refuses for a label or annotation.
 */}}
 {{- define "store.labels" -}}
-helm.sh/chart: {{ include "store.chart" . }}
+helm.sh/chart: {{ include "store.chart" . | quote }}
 {{ include "store.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/part-of: storeplane
-storeplane.io/engine: {{ .Values.engine }}
+storeplane.io/engine: {{ .Values.engine | quote }}
 {{- end -}}
 
 {{/*
 Selector labels: stable across upgrades (selectors of Deployments and StatefulSets are immutable).
 */}}
 {{- define "store.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "store.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "store.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{/*
@@ -54,12 +56,23 @@ setup and order-test are the contract the shared NetworkPolicies select on, for 
 */}}
 {{- define "store.componentLabels" -}}
 {{ include "store.labels" (index . 0) }}
-app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
 {{- end -}}
 
 {{- define "store.componentSelectorLabels" -}}
 {{ include "store.selectorLabels" (index . 0) }}
-app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
+{{- end -}}
+
+{{/*
+Labels of a pod template: store.componentPodLabels (list $ "web"). Only labels that never change
+with the chart version (no helm.sh/chart, no app.kubernetes.io/version): a chart bump must not
+restart the database or the web pod when nothing in their spec changed.
+*/}}
+{{- define "store.componentPodLabels" -}}
+{{ include "store.componentSelectorLabels" . }}
+app.kubernetes.io/part-of: storeplane
+storeplane.io/engine: {{ (index . 0).Values.engine | quote }}
 {{- end -}}
 
 {{/*
@@ -70,6 +83,25 @@ The store's primary host: `host` if given, else <release>.<baseDomain>.
 {{- .Values.host -}}
 {{- else -}}
 {{- printf "%s.%s" .Release.Name .Values.baseDomain -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Every host the store's Ingress serves: the primary host, then ingress.extraHosts (JSON list).
+*/}}
+{{- define "store.ingressHosts" -}}
+{{- prepend .Values.ingress.extraHosts (include "store.host" .) | uniq | toJson -}}
+{{- end -}}
+
+{{/*
+cert-manager's HTTP-01 solvers while TLS is on: one pod and one Service per host of the Ingress,
+in the store's namespace. The quota makes room for them (guardrails/resourcequota.yaml).
+*/}}
+{{- define "store.acmeSolverCount" -}}
+{{- if and .Values.tls.enabled .Values.ingress.enabled -}}
+{{- include "store.ingressHosts" . | fromJsonArray | len -}}
+{{- else -}}
+0
 {{- end -}}
 {{- end -}}
 

@@ -39,10 +39,20 @@ async def _cluster_is_up() -> None:
     return None
 
 
+async def _no_simulated_cluster() -> bool:
+    return False
+
+
 @contextmanager
 def serve(settings: Settings, *, workers: bool = False) -> Iterator[Site]:
     """Storeplane under uvicorn on a free port of 127.0.0.1, in a thread; stopped on exit."""
-    app = create_app(settings, run_workers=workers, cluster_ping=None if workers else _cluster_is_up)
+    # Without workers there is no cluster behind the site: it is up, and not the simulated one.
+    app = create_app(
+        settings,
+        run_workers=workers,
+        cluster_ping=None if workers else _cluster_is_up,
+        cluster_simulated=None if workers else _no_simulated_cluster,
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, proxy_headers=False, lifespan="on")
     )

@@ -87,6 +87,8 @@ def test_an_admin_creates_limits_and_disables_a_user_who_is_then_locked_out(brow
 def test_logout_ends_the_session(browser: Browser, site: Site):
     page = browser.new_context().new_page()
     _login(page, site, "admin", ADMIN_PASSWORD)
+    # Not the simulated cluster: no banner (the dashboard test shows it on the simulated one).
+    expect(page.locator("#simulated-cluster-banner")).to_have_count(0)
     page.click("text=Log out")
     expect(page).to_have_url(f"{site.url}/login")
     page.goto(f"{site.url}/account/tokens")

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Places one real order through the WooCommerce Store API (`helm test`): list products -> get cart
-# (Nonce and Cart-Token headers) -> add item -> checkout with Cash on Delivery -> check the order id
-# and status. On failure it exits 1 naming the step, the HTTP status and the response body.
+# Places one real order through the WooCommerce Store API (`helm test`): list products -> (the
+# same list through the ingress controller, with the store's public host) -> get cart (Nonce and
+# Cart-Token headers) -> add item -> checkout with Cash on Delivery -> check the order id and
+# status. On failure it exits 1 naming the step, the HTTP status and the response body.
 #
 # Needs bash, curl and php (JSON); the WP-CLI image the chart already pulls has all three.
-#   STORE_URL        base URL, e.g. http://shop-wordpress (required)
-#   STORE_HOST       Host header to send (the store's public host), optional
-#   REQUEST_TIMEOUT  seconds per request (default 30)
+#   STORE_URL         base URL, e.g. http://shop-wordpress (required)
+#   STORE_HOST        Host header to send (the store's public host), optional
+#   STORE_PUBLIC_URL  the store's public URL, e.g. https://shop.example.com (for the ingress check)
+#   INGRESS_SERVICE   host[:port] of the ingress controller's Service; empty skips the ingress check.
+#                     curl connects there but sends the public host (Host header, TLS SNI, and
+#                     the certificate is verified), exactly what a browser's request carries.
+#   REQUEST_TIMEOUT   seconds per request (default 30)
 # PHP snippets sit in single quotes on purpose: their $ belongs to PHP, not to the shell.
 # shellcheck disable=SC2016
 set -euo pipefail
 
 : "${STORE_URL:?STORE_URL is required, e.g. http://shop-wordpress}"
 STORE_HOST=${STORE_HOST:-}
+STORE_PUBLIC_URL=${STORE_PUBLIC_URL:-}
+INGRESS_SERVICE=${INGRESS_SERVICE:-}
 REQUEST_TIMEOUT=${REQUEST_TIMEOUT:-30}
 API="${STORE_URL%/}/wp-json/wc/store/v1"
+# Where requests go: the web Service (with STORE_HOST as Host), or the public URL routed through
+# the ingress controller (route_args holds curl's --connect-to for that).
+base=$API
+host_header=$STORE_HOST
+route_args=()
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -46,14 +58,15 @@ request() {
   local args=(--silent --show-error --max-time "$REQUEST_TIMEOUT" --request "$method"
     --output "$work/body" --dump-header "$work/headers" --write-out '%{http_code}'
     --cookie "$work/cookies" --cookie-jar "$work/cookies" --header 'Accept: application/json')
-  if [ -n "$STORE_HOST" ]; then args+=(--header "Host: ${STORE_HOST}"); fi
+  if [ -n "$host_header" ]; then args+=(--header "Host: ${host_header}"); fi
+  if [ "${#route_args[@]}" -gt 0 ]; then args+=("${route_args[@]}"); fi
   if [ -n "$nonce" ]; then args+=(--header "Nonce: ${nonce}"); fi
   if [ -n "$cart_token" ]; then args+=(--header "Cart-Token: ${cart_token}"); fi
   if [ -n "$body" ]; then args+=(--header 'Content-Type: application/json' --data-binary "$body"); fi
   : >"$work/body"
   : >"$work/headers"
-  if ! status=$(curl "${args[@]}" "${API}${path}" 2>"$work/curl-error"); then
-    fail "$step" "${method} ${API}${path} did not complete: $(cat "$work/curl-error")"
+  if ! status=$(curl "${args[@]}" "${base}${path}" 2>"$work/curl-error"); then
+    fail "$step" "${method} ${base}${path} did not complete: $(cat "$work/curl-error")"
   fi
   local fresh
   fresh=$(header Nonce)
@@ -97,6 +110,35 @@ product_id=$(json "$step" '
   fwrite(STDERR, count($d) === 0 ? "the catalogue is empty\n" : "no purchasable product in stock among " . count($d) . "\n");
   exit(1);')
 echo "ok   ${step}: product ${product_id}"
+
+if [ -n "$INGRESS_SERVICE" ]; then
+  step="through the ingress"
+  : "${STORE_PUBLIC_URL:?STORE_PUBLIC_URL is required with INGRESS_SERVICE}"
+  public_host=${STORE_PUBLIC_URL#*://}
+  public_host=${public_host%%/*}
+  case $STORE_PUBLIC_URL in
+    https://*) public_port=443 ;;
+    *) public_port=80 ;;
+  esac
+  target=$INGRESS_SERVICE
+  case $target in
+    *:*) ;;
+    *) target="${target}:${public_port}" ;;
+  esac
+  base="${STORE_PUBLIC_URL%/}/wp-json/wc/store/v1"
+  host_header=""
+  route_args=(--connect-to "${public_host}:${public_port}:${target}")
+  request "$step" GET "/products?per_page=20"
+  expect_status "$step" 200
+  json "$step" '
+    foreach ($d as $p) { if (($p["id"] ?? null) === '"$product_id"') { exit(0); } }
+    fwrite(STDERR, "product '"$product_id"' is not in the catalogue served through the ingress\n");
+    exit(1);' >/dev/null
+  echo "ok   ${step}: ${STORE_PUBLIC_URL%/}/ routed by ${target} serves product ${product_id}"
+  base=$API
+  host_header=$STORE_HOST
+  route_args=()
+fi
 
 step="get cart"
 request "$step" GET "/cart"

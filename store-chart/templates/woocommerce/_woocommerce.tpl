@@ -10,7 +10,9 @@ www-data (33) and an unprivileged user cannot bind :80.
 {{/*
 Environment both WordPress and WP-CLI need: wp-config.php (written by the web image's entrypoint
 from wp-config-docker.php) reads the database settings and the salts from the environment on every
-load, so the setup Job must carry the same variables. Extra PHP per caller comes in as "extra".
+load, so the setup Job and the cron runs must carry the same variables. Extra PHP per caller comes
+in as "extra". DISABLE_WP_CRON: WordPress would trigger cron with an HTTP call to its own public
+URL, which cannot work from inside the pod; the cron CronJob runs due events instead.
 */}}
 {{- define "store.woocommerce.wpEnv" -}}
 {{- $root := index . 0 -}}
@@ -42,6 +44,7 @@ load, so the setup Job must carry the same variables. Extra PHP per caller comes
     define('WP_MEMORY_LIMIT', '256M');
     define('AUTOMATIC_UPDATER_DISABLED', true);
     define('WP_AUTO_UPDATE_CORE', false);
+    define('DISABLE_WP_CRON', true);
     {{- with $extra }}
     {{- . | nindent 4 }}
     {{- end }}

@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ import yaml
 
 from app.simcluster.client import ClusterClient, CommandFailed
 from tests.cluster.simcluster.helpers import eventually
-from tests.unit.chart.render import CHART, VALUES_DIR, quantity
+from tests.unit.chart.render import CHART, VALUES_DIR, helm, quantity
 
 RELEASE = "shop"
 LOCAL_VALUES = str(VALUES_DIR / "stores-local.yaml")
@@ -297,7 +298,7 @@ FAIL_SETUP = (
     "--set-string",
     r"setup.podAnnotations.sim\.storeplane\.io/exit-code=1",
     "--set-string",
-    r"setup.podAnnotations.sim\.storeplane\.io/message=setup FAILED at step 'WooCommerce 10.2.2'",
+    r"setup.podAnnotations.sim\.storeplane\.io/message=setup FAILED at step 'WooCommerce 11.0.1'",
 )
 
 
@@ -331,3 +332,84 @@ def test_a_failing_order_test_makes_helm_test_fail(cluster, store_ns):
     assert f"{RELEASE}-order-test" in failed.value.stderr + failed.value.stdout
     pod = cluster.kubectl_json("get", "pod", f"{RELEASE}-order-test", "-n", store_ns)
     assert pod["status"]["phase"] == "Failed"
+
+
+@pytest.mark.parametrize(
+    ("key", "was", "now"),
+    [
+        ("mariadb.persistence.size", "1024Mi", "2Gi"),
+        ("wordpress.persistence.size", "1Gi", "2Gi"),
+        ("mariadb.persistence.storageClassName", "", "other"),
+        ("wordpress.persistence.storageClassName", "", "other"),
+        ("mariadb.user", "wordpress", "shopuser"),
+        ("mariadb.database", "wordpress", "shop"),
+    ],
+)
+def test_values_fixed_at_install_are_refused_on_upgrade_with_how_to_proceed(cluster, store_ns, key, was, now):
+    # 1024Mi: the API server stores it as 1Gi, yet an upgrade with the same value must pass.
+    install(cluster, store_ns, "--set", "mariadb.persistence.size=1024Mi")
+    install(cluster, store_ns, "--set", "mariadb.persistence.size=1024Mi")
+    with pytest.raises(CommandFailed) as refused:
+        install(cluster, store_ns, "--set", "mariadb.persistence.size=1024Mi", "--set", f"{key}={now}")
+    assert f'{key} cannot change after install (it is "{was}", the upgrade asks for "{now}")' in (
+        refused.value.stderr
+    )
+    assert "docs/operations.md" in refused.value.stderr or "keep the old value" in refused.value.stderr
+    # Refused while rendering: nothing was applied, the release stays at revision 2, deployed.
+    history = json.loads(cluster.helm("history", RELEASE, "-n", store_ns, "-o", "json"))
+    assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
+
+
+def test_with_tls_the_quota_admits_one_acme_solver_pod_and_service_per_host(cluster, store_ns):
+    install(cluster, store_ns, "-f", str(VALUES_DIR / "stores-prod.yaml"))
+    # What cert-manager creates for the HTTP-01 challenge of the store's one host.
+    solver = json.loads(restricted_pod("cm-acme-http-solver-x1"))
+    solver["metadata"]["labels"] = {"acme.cert-manager.io/http01-solver": "true"}
+    solver["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "10m", "memory": "64Mi"},
+        "limits": {"cpu": "100m", "memory": "64Mi"},
+    }
+    cluster.kubectl("create", "-n", store_ns, "-f", "-", input=json.dumps(solver))
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "cm-acme-http-solver-x1"},
+        "spec": {"type": "NodePort", "selector": {"acme.cert-manager.io/http01-solver": "true"},
+                 "ports": [{"port": 8089, "targetPort": 8089}]},
+    }  # fmt: skip
+    cluster.kubectl("create", "-n", store_ns, "-f", "-", input=json.dumps(service))
+    policy = cluster.kubectl_json("get", "networkpolicy", f"{RELEASE}-acme-solver", "-n", store_ns)
+    assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]
+    # Services: web, database, its headless Service, the solver, and the one spare; the next is refused.
+    hard = cluster.kubectl_json("get", "resourcequota", f"{RELEASE}-quota", "-n", store_ns)["spec"]["hard"]
+    assert (hard["pods"], hard["services"]) == ("9", "5")
+    service["metadata"]["name"] = "spare"
+    cluster.kubectl("create", "-n", store_ns, "-f", "-", input=json.dumps(service))
+    service["metadata"]["name"] = "one-too-many"
+    with pytest.raises(CommandFailed) as refused:
+        cluster.kubectl("create", "-n", store_ns, "-f", "-", input=json.dumps(service))
+    assert "exceeded quota" in refused.value.stderr and "services=5" in refused.value.stderr
+
+
+def _render_manifest(release: str) -> str:
+    result = helm(
+        "template", release, str(CHART), "-n", "placeholder", "-f", str(VALUES_DIR / "stores-prod.yaml")
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_many_store_names_render_objects_the_api_server_accepts(cluster, store_ns):
+    """Issue 15: an unquoted value built from the name (the Deployment's checksum annotation, the
+    instance label of an all-digit name) made ~1 name in 400 fail server-side apply for good.
+    Every object of 100 random stores, plus names YAML would read as numbers, is applied (server
+    dry run); the unit tier checks every label and annotation value is a string."""
+    tricky = ["1234", "12e4", "0x1f", "1e3-shop", "true"]
+    names = tricky + [f"s{i:03d}-{secrets.token_hex(3)}" for i in range(100)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        manifests = list(pool.map(_render_manifest, names))
+    for start in range(0, len(manifests), 35):  # a few kubectl calls, each a bounded request body
+        cluster.kubectl(
+            "apply", "--server-side", "--dry-run=server", "--field-manager=storeplane-test", "-n", store_ns,
+            "-f", "-", input="\n---\n".join(manifests[start : start + 35]),
+        )  # fmt: skip

@@ -114,7 +114,11 @@ def test_a_store_life_moves_the_metrics_and_is_audited_without_the_secret(
                 "storeplane_helm_command_duration_seconds_count", action="rollback", outcome="ok"
             )
             assert platform.post(f"/stores/{sid}/verify").status_code == 202
-            until(lambda: ("verify", "verified") in platform.events(sid), limit=300, what=lambda: "verify")
+            until(
+                lambda: ("verify", "helm test passed") in platform.events(sid),
+                limit=300,
+                what=lambda: "verify",
+            )
             assert platform.post(f"/stores/{sid}/upgrade").status_code == 202
             assert platform.wait_for(sid, "ready", "failed")["helm_revision"] == 2
             assert platform.post(f"/stores/{sid}/rollback", {"revision": 1}).status_code == 202

@@ -1,9 +1,21 @@
 """A stand-in for the `wp` command (WP-CLI) for testing the chart's setup script.
 
-WordPress with WooCommerce cannot run here (no plugin directory to download from), so this fake
+WordPress with WooCommerce cannot run in CI (no plugin directory to download from), so this fake
 keeps a WordPress site's state in a JSON file and answers the WP-CLI commands the setup script uses
 with WP-CLI's exit codes and output shapes. Every call is appended to a log so tests can check what
 the script did, and FAKE_WP_FAIL="<command words>" makes a matching call fail like WP-CLI does.
+
+It refuses what the real programs refuse, as their sources say (wp-cli/entity-command
+src/Option_Command.php, WordPress wp-includes/option.php, WooCommerce 11.0
+src/Admin/Features/OnboardingTasks/DeprecatedOptions.php and
+src/Database/Migrations/CustomOrderTable/CLIRunner.php):
+- `option update`: WP-CLI reports "unchanged" (exit 0) when the new value is identical to
+  `get_option()`; otherwise `update_option()` runs the option's `pre_update_option_*` filters and
+  returns false when the filtered value equals the old one, and WP-CLI exits 1 with
+  "Could not update option". WooCommerce's deprecated task-list options are such a case: their
+  filter does the work elsewhere and hands back the old value.
+- `option get` of a missing option exits 1; deprecated aliases read through `pre_option_*`.
+- `wc hpos enable` refuses while legacy orders are not copied to the HPOS tables.
 
 Run as: python fake_wp.py <wp arguments>, with FAKE_WP_STATE and FAKE_WP_LOG set.
 """
@@ -29,14 +41,65 @@ def load() -> dict[str, Any]:
         return json.loads(STATE.read_text())
     return {
         "installed": False,
-        "core_version": "6.8.3",
+        "core_version": "7.1",
         "options": {},
         "users": {},
         "plugins": {},
         "themes": {"twentytwentyfive": {"version": "1.2", "active": True}},
         "products": {},
         "next_id": 10,
+        # Orders kept in legacy post storage, and whether HPOS is authoritative.
+        "legacy_orders": 0,
+        "hpos": False,
     }
+
+
+# WooCommerce's deprecated options (DeprecatedOptions.php): alias -> (current list option, list id).
+DEPRECATED_TASK_LIST_OPTIONS = {
+    "woocommerce_task_list_hidden": ("woocommerce_task_list_hidden_lists", "setup"),
+    "woocommerce_extended_task_list_hidden": ("woocommerce_task_list_hidden_lists", "extended"),
+    "woocommerce_task_list_complete": ("woocommerce_task_list_completed_lists", "setup"),
+}
+
+
+def wc_active(state: dict[str, Any]) -> bool:
+    return bool(state["plugins"].get("woocommerce", {}).get("active"))
+
+
+def get_option(state: dict[str, Any], name: str) -> Any:
+    """get_option(): None stands for WordPress's `false` (no such option)."""
+    if wc_active(state) and name in DEPRECATED_TASK_LIST_OPTIONS:
+        current, list_id = DEPRECATED_TASK_LIST_OPTIONS[name]
+        lists = state["options"].get(current, [])
+        return "yes" if isinstance(lists, list) and list_id in lists else "no"
+    return state["options"].get(name)
+
+
+def pre_update_filters(state: dict[str, Any], name: str, value: Any, old: Any) -> Any:
+    """The `pre_update_option_{name}` filters WooCommerce registers for the options we touch."""
+    if wc_active(state) and name in DEPRECATED_TASK_LIST_OPTIONS:
+        current, list_id = DEPRECATED_TASK_LIST_OPTIONS[name]
+        lists = [x for x in state["options"].get(current, []) if x != list_id]
+        if value == "yes":
+            lists.append(list_id)
+        state["options"][current] = lists
+        state["options"].pop(name, None)
+        return old
+    return value
+
+
+def update_option(state: dict[str, Any], name: str, value: Any) -> str:
+    """WP-CLI's `option update` around WordPress's update_option()."""
+    if name in ("siteurl", "home"):
+        value = value.rstrip("/")
+    old = get_option(state, name)
+    if value == old and type(value) is type(old):
+        return f"Success: Value passed for '{name}' option is unchanged."
+    value = pre_update_filters(state, name, value, old)
+    if value == old or json.dumps(value) == json.dumps(old):
+        raise WpError(f"Could not update option '{name}'.")
+    state["options"][name] = value
+    return f"Success: Updated '{name}' option."
 
 
 def split(args: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -93,17 +156,16 @@ def run(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
         name, value = words[2], words[3]
         if flags.get("format") == "json":
             value = json.loads(value)
-        unchanged = state["options"].get(name) == value
-        state["options"][name] = value
-        return (
-            f"Success: Value passed for '{name}' option is unchanged."
-            if unchanged
-            else f"Success: Updated '{name}' option."
-        )
+        return update_option(state, name, value)
     if head == "option get":
-        if words[2] not in state["options"]:
+        value = get_option(state, words[2])
+        if value is None:
             raise WpError(f"Could not get '{words[2]}' option. Does it exist?")
-        return str(state["options"][words[2]])
+        return json.dumps(value) if flags.get("format") == "json" else str(value)
+    if head == "option list":
+        if flags.get("format") != "count" or "search" not in flags:
+            raise WpError("the fake knows only `option list --search=<name> --format=count`")
+        return "1" if flags["search"] in state["options"] else "0"
     if head == "option pluck":
         value = state["options"].get(words[2], {})
         if not isinstance(value, dict) or words[3] not in value:
@@ -124,6 +186,10 @@ def run(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
     if head == "rewrite structure":
         state["options"]["permalink_structure"] = words[2]
         return f"Success: Rewrite structure set to '{words[2]}'."
+    if words[:3] == ["cron", "event", "run"]:
+        if "due-now" not in flags:
+            raise WpError("Please specify one or more cron events, or use --due-now/--all.")
+        return "Success: Executed a total of 0 cron events."
     if head == "rewrite flush":
         return "Success: Rewrite rules flushed."
     if words[0] in ("plugin", "theme"):
@@ -139,7 +205,43 @@ def run(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
     if words[:2] == ["wc", "product"]:
         require_wc(state, flags)
         return product(state, words[2:], flags)
+    if words[:2] == ["wc", "hpos"]:
+        if not wc_active(state):
+            raise WpError("'wc' is not a registered wp command. See 'wp help' for available commands.")
+        return hpos(state, words[2])
     raise WpError(f"'{' '.join(words)}' is not a command the fake knows")
+
+
+def hpos(state: dict[str, Any], verb: str) -> str:
+    """`wp wc hpos ...` as CLIRunner.php words it (only what the setup script calls)."""
+    pending = 0 if state["hpos"] else state["legacy_orders"]
+    if verb == "status":
+        return "\n".join(
+            [
+                f"HPOS enabled?: {'yes' if state['hpos'] else 'no'}",
+                "Compatibility mode enabled?: no",
+                f"Unsynced orders: {pending}",
+                "Orders subject to cleanup: 0",
+            ]
+        )
+    if verb == "count_unmigrated":
+        if pending == 1:
+            return "There is 1 order to be synced."
+        return f"There are {pending} orders to be synced."
+    if verb == "sync":
+        state["synced_orders"] = state["legacy_orders"]
+        return f"Success: {state['legacy_orders']} orders were synced."
+    if verb == "enable":
+        if state["legacy_orders"] > state.get("synced_orders", 0) and not state["hpos"]:
+            raise WpError(
+                "[Failed] There are orders pending sync. Please run `wp wc hpos sync` to sync pending"
+                " orders.\nError: HPOS pre-checks failed, please see the errors above"
+            )
+        if state["hpos"]:
+            return "Running pre-enable checks...\nWarning: HPOS is already enabled."
+        state["hpos"] = True
+        return "Running pre-enable checks...\nSuccess: HPOS enabled."
+    raise WpError(f"unknown hpos command {verb}")
 
 
 def package(state: dict[str, Any], words: list[str], flags: dict[str, str]) -> str:
@@ -214,6 +316,8 @@ def main() -> int:
     try:
         out = run(state, words, flags)
     except WpError as error:
+        # Side effects before the refusal stay, as in the database (e.g. a filter's own writes).
+        STATE.write_text(json.dumps(state))
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except SystemExit as done:

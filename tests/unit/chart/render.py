@@ -81,6 +81,8 @@ def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             specs[f"{kind}/{name}"] = o["spec"]
         elif kind in ("Deployment", "StatefulSet", "Job", "DaemonSet", "ReplicaSet"):
             specs[f"{kind}/{name}"] = o["spec"]["template"]["spec"]
+        elif kind == "CronJob":
+            specs[f"{kind}/{name}"] = o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return specs
 
 

@@ -12,7 +12,11 @@ import yaml
 from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, quantity, render
 
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
-ENVIRONMENTS = [VALUES_DIR / "stores-local.yaml", VALUES_DIR / "stores-prod.yaml"]
+ENVIRONMENTS = [
+    VALUES_DIR / "stores-local.yaml",
+    VALUES_DIR / "stores-kind.yaml",
+    VALUES_DIR / "stores-prod.yaml",
+]
 LONG_RUNNING = ("Deployment", "StatefulSet")
 
 
@@ -60,12 +64,60 @@ def test_every_object_carries_the_standard_labels(objects):
         assert labels["app.kubernetes.io/instance"] == "shop"
 
 
+def test_pod_templates_carry_no_label_that_changes_with_the_chart_version(objects):
+    # A chart bump alone must not restart MariaDB or WordPress. (The helm-test pod is a bare pod
+    # made anew on every test run: it keeps the standard labels.)
+    for where, labels in pod_template_labels(objects).items():
+        if where.startswith("Pod/"):
+            continue
+        assert "helm.sh/chart" not in labels and "app.kubernetes.io/version" not in labels, where
+        assert labels["app.kubernetes.io/instance"] == "shop", where
+
+
+def pod_template_labels(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    out = {}
+    for o in objects:
+        where = f"{o['kind']}/{o['metadata']['name']}"
+        if o["kind"] in ("Deployment", "StatefulSet", "Job"):
+            out[where] = o["spec"]["template"]["metadata"]["labels"]
+        elif o["kind"] == "CronJob":
+            out[where] = o["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        elif o["kind"] == "Pod":
+            out[where] = o["metadata"]["labels"]
+    return out
+
+
+def _metadata_values(tree: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every (path, value) of labels, annotations and matchLabels anywhere in an object."""
+    found = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in ("labels", "annotations", "matchLabels") and isinstance(value, dict):
+                found += [(f"{path}.{key}.{k}", v) for k, v in value.items()]
+            found += _metadata_values(value, f"{path}.{key}")
+    elif isinstance(tree, list):
+        for i, item in enumerate(tree):
+            found += _metadata_values(item, f"{path}[{i}]")
+    return found
+
+
+@pytest.mark.parametrize("release", ["1234", "12e4", "0x1f", "true", "1e3-shop"])
+def test_label_and_annotation_values_stay_strings_whatever_the_release_name(release: str):
+    # YAML reads an unquoted 1234, 12e4 or true as a number or a boolean, which the API server
+    # refuses for a label or annotation ("expected string"): every value built from data is quoted.
+    objects = render(files=(VALUES_DIR / "stores-prod.yaml",), release=release)
+    for o in objects:
+        for path, value in _metadata_values(o):
+            assert isinstance(value, str), f"{o['kind']}/{o['metadata']['name']}{path} = {value!r}"
+
+
 def test_every_pod_is_restricted_non_root_without_token(objects):
     specs = pod_specs(objects)
     assert set(specs) == {
         "Deployment/shop-wordpress",
         "StatefulSet/shop-mariadb",
         "Job/shop-setup",
+        "CronJob/shop-cron",
         "Pod/shop-order-test",
     }
     for where, spec in specs.items():
@@ -105,6 +157,68 @@ def test_wordpress_runs_as_www_data_on_an_unprivileged_port(objects):
     assert "<VirtualHost *:8080>" in apache["000-default.conf"]
     # Recreate: the ReadWriteOnce volume cannot be mounted by an old and a new pod on two nodes.
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_wordpress_stops_gracefully_and_its_readiness_needs_no_redirect(objects):
+    pod = one(objects, "Deployment", "shop-wordpress")["spec"]["template"]["spec"]
+    wordpress = pod["containers"][0]
+    # The installer page answers 200 before and after install; other pages redirect before it.
+    assert wordpress["readinessProbe"]["httpGet"]["path"] == "/wp-admin/install.php"
+    stop = wordpress["lifecycle"]["preStop"]["exec"]["command"]
+    assert stop[:2] == ["/bin/sh", "-c"] and "apache2ctl -k graceful-stop" in stop[2]
+    assert "GracefulShutdownTimeout 25" in one(objects, "ConfigMap", "shop-apache")["data"]["ports.conf"]
+    # Grace: the 5 s pause before the stop, then Apache's own 25 s, with room to spare.
+    assert pod["terminationGracePeriodSeconds"] == 40
+
+
+def test_uploads_are_allowed_by_php_and_by_ingress_nginx():
+    objects = render(
+        files=(VALUES_DIR / "stores-kind.yaml",), values={"wordpress": {"uploadMaxSize": "128M"}}
+    )
+    php = one(objects, "ConfigMap", "shop-apache")["data"]["php.ini"]
+    assert "upload_max_filesize = 128M" in php and "post_max_size = 128M" in php
+    mounts = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    ini = "/usr/local/etc/php/conf.d/zz-storeplane.ini"
+    assert {"name": "apache", "mountPath": ini, "subPath": "php.ini", "readOnly": True} in mounts
+    annotations = one(objects, "Ingress")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "128m"
+    # Traefik sets no body limit: no annotation there.
+    traefik = one(render(files=(VALUES_DIR / "stores-local.yaml",)), "Ingress")["metadata"]
+    assert "nginx.ingress.kubernetes.io/proxy-body-size" not in traefik.get("annotations", {})
+
+
+def test_mariadb_is_governed_by_a_headless_service(objects):
+    sts = one(objects, "StatefulSet", "shop-mariadb")
+    headless = one(objects, "Service", sts["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["metadata"]["name"] == "shop-mariadb-headless"
+    # WordPress keeps talking to the ClusterIP Service.
+    assert one(objects, "Service", "shop-mariadb")["spec"]["type"] == "ClusterIP"
+
+
+def test_volumes_record_the_size_and_class_as_given(objects):
+    # The API server rewrites quantities; the chart compares a change with these (lookup, tested
+    # on the simulated cluster in tests/cluster/chart).
+    sts = one(objects, "StatefulSet", "shop-mariadb")["metadata"]["annotations"]
+    pvc = one(objects, "PersistentVolumeClaim", "shop-wordpress")["metadata"]["annotations"]
+    for recorded in (sts, pvc):
+        assert recorded == {"storeplane.io/volume-size": "1Gi", "storeplane.io/storage-class": ""}
+
+
+def test_wp_cron_runs_in_the_cluster_not_through_the_public_url(objects):
+    cron = one(objects, "CronJob", "shop-cron")["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    assert cron["successfulJobsHistoryLimit"] == 0  # a finished pod would hold the content claim
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    affinity = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert affinity["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    container = pod["containers"][0]
+    assert container["command"] == ["bash", "/scripts/cron.sh"]
+    assert {"name": "content", "mountPath": "/var/www/html"} in container["volumeMounts"]
+    for where in ("Deployment/shop-wordpress", "Job/shop-setup", "CronJob/shop-cron"):
+        env = {e["name"]: e.get("value") for e in pod_specs(objects)[where]["containers"][0]["env"]}
+        assert "define('DISABLE_WP_CRON', true);" in env["WORDPRESS_CONFIG_EXTRA"], where
+    assert by_kind(render({"cron": {"enabled": False}}), "CronJob") == []
 
 
 def test_every_long_running_container_has_readiness_and_liveness_probes(objects):
@@ -165,13 +279,14 @@ def test_setup_is_a_bounded_post_install_upgrade_and_rollback_hook_next_to_wordp
     assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
     assert job["spec"]["ttlSecondsAfterFinished"] == 3600
     assert job["spec"]["backoffLimit"] == 2
-    assert job["spec"]["activeDeadlineSeconds"] == 900
+    assert job["spec"]["activeDeadlineSeconds"] == 900  # the platform passes one below helm's timeout
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     affinity = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert affinity["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
-    assert env["WC_VERSION"]["value"] == "10.2.2"
+    assert env["WC_VERSION"]["value"] == "11.0.1"
+    assert env["WP_CORE_VERSION"]["value"] == "7.1.0"  # setup.sh compares it as WordPress's "7.1"
     assert env["STORE_URL"]["value"] == "http://shop.localhost"
     assert env["ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "admin-password"
 
@@ -187,7 +302,7 @@ def test_order_test_is_a_helm_test_pod_against_the_web_service(objects):
 
 def test_the_scripts_in_the_configmap_are_the_files_under_files(objects):
     data = one(objects, "ConfigMap", "shop-scripts")["data"]
-    for name in ("setup.sh", "order-test.sh"):
+    for name in ("setup.sh", "cron.sh", "order-test.sh"):
         assert data[name] == (CHART / "files" / "woocommerce" / name).read_text()
 
 
@@ -229,6 +344,7 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
         "Deployment/shop-wordpress": 2,
         "StatefulSet/shop-mariadb": 1,
         "Job/shop-setup": 1,
+        "CronJob/shop-cron": 1,  # concurrencyPolicy Forbid: one run at a time
         "Pod/shop-order-test": 1,
     }
     total = {
@@ -245,6 +361,15 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
             for kind in ("requests", "limits"):
                 for res in ("cpu", "memory"):
                     total[f"{kind}.{res}"] += n * quantity(c["resources"][kind][res])
+    # cert-manager's HTTP-01 solvers while TLS is on: one pod per host, with its own resources.
+    ingress = by_kind(objects, "Ingress")
+    if ingress and ingress[0]["spec"].get("tls"):
+        solvers = len(ingress[0]["spec"]["rules"])
+        solver = yaml.safe_load((CHART / "values.yaml").read_text())["tls"]["acmeSolver"]["resources"]
+        total["pods"] += solvers
+        for kind in ("requests", "limits"):
+            for res in ("cpu", "memory"):
+                total[f"{kind}.{res}"] += solvers * quantity(solver[kind][res])
     return total
 
 
@@ -272,6 +397,18 @@ def test_peak_usage_fits_inside_the_quota_and_every_container_inside_the_limit_r
     assert len(sizes) <= int(hard["persistentvolumeclaims"])
 
 
+def test_the_quota_makes_room_for_one_acme_solver_pod_and_service_per_host():
+    values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
+    objects = render(values, release="alpha")
+    hard = one(objects, "ResourceQuota")["spec"]["hard"]
+    hosts = len(one(objects, "Ingress")["spec"]["rules"])
+    services = len(by_kind(objects, "Service"))
+    assert (int(hard["pods"]), int(hard["services"])) == (8 + hosts, 4 + hosts)
+    assert services + hosts <= int(hard["services"])
+    plain = one(render(), "ResourceQuota")["spec"]["hard"]
+    assert (plain["pods"], plain["services"]) == ("8", "4")
+
+
 def test_quota_covers_every_kind_the_issue_names(objects):
     hard = one(objects, "ResourceQuota")["spec"]["hard"]
     assert set(hard) == {
@@ -296,15 +433,8 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 def allowed_flows(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(from, to, port) edges the NetworkPolicies allow, both sides of each edge required.
     Pods are named by component; 'dns', 'ingress-controller' and 'internet' are outside peers."""
-    pods = {}
-    for o in objects:
-        if o["kind"] in ("Deployment", "StatefulSet", "Job"):
-            labels = o["spec"]["template"]["metadata"]["labels"]
-        elif o["kind"] == "Pod":
-            labels = o["metadata"]["labels"]
-        else:
-            continue
-        pods[labels["app.kubernetes.io/component"]] = labels
+    pods = {labels["app.kubernetes.io/component"]: labels for labels in pod_template_labels(objects).values()}
+    pods["acme-solver"] = {"acme.cert-manager.io/http01-solver": "true"}  # cert-manager's, with TLS
     policies = [o["spec"] for o in by_kind(objects, "NetworkPolicy")]
 
     def peer_name(peer: dict[str, Any]) -> str | None:
@@ -341,16 +471,33 @@ def allowed_flows(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 def test_network_policies_deny_by_default_and_allow_exactly_the_store_flows(objects):
     default_deny = one(objects, "NetworkPolicy", "shop-default-deny")["spec"]
     assert default_deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    components = ("web", "database", "setup", "order-test")
+    components = ("web", "database", "setup", "cron", "order-test", "acme-solver")
     dns = {(c, "dns", port) for c in components for port in ("53",)}
     assert allowed_flows(objects) == dns | {
         ("ingress-controller", "web", "8080"),
         ("order-test", "web", "8080"),
+        ("order-test", "ingress-controller", "8000"),
+        ("order-test", "ingress-controller", "8443"),
         ("web", "database", "3306"),
         ("setup", "database", "3306"),
+        ("cron", "database", "3306"),
         ("setup", "internet", "80"),
         ("setup", "internet", "443"),
     }
+
+
+def test_with_tls_the_ingress_controller_reaches_the_acme_solver_and_nothing_else_does():
+    objects = render(files=(VALUES_DIR / "stores-prod.yaml",))
+    solver = one(objects, "NetworkPolicy", "shop-acme-solver")["spec"]
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert solver["egress"] == []
+    flows = {f for f in allowed_flows(objects) if f[1] == "acme-solver"}
+    assert flows == {("ingress-controller", "acme-solver", "8089")}
+    assert [p["podSelector"]["matchLabels"] for p in solver["ingress"][0]["from"]] == [
+        {"app.kubernetes.io/name": "traefik"}
+    ]
+    local = by_kind(render(files=(VALUES_DIR / "stores-local.yaml",)), "NetworkPolicy")
+    assert "shop-acme-solver" not in [o["metadata"]["name"] for o in local]  # no TLS, no solver
 
 
 def test_internet_egress_of_the_setup_job_excludes_cluster_and_metadata_ranges(objects):
@@ -358,6 +505,36 @@ def test_internet_egress_of_the_setup_job_excludes_cluster_and_metadata_ranges(o
     block = next(peer["ipBlock"] for rule in setup["egress"] for peer in rule["to"] if "ipBlock" in peer)
     assert block["cidr"] == "0.0.0.0/0"
     assert set(block["except"]) >= {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}
+
+
+@pytest.mark.parametrize(
+    ("values_file", "peer", "ports", "service"),
+    [
+        ("stores-local.yaml", {"app.kubernetes.io/name": "traefik"}, [8000, 8443], "traefik.kube-system"),
+        (
+            "stores-kind.yaml",
+            {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
+            [80, 443],
+            "ingress-nginx-controller.ingress-nginx",
+        ),
+    ],
+)
+def test_each_local_profile_names_its_own_controller_whole(values_file, peer, ports, service):
+    objects = render(files=(VALUES_DIR / values_file,))
+    web_from = one(objects, "NetworkPolicy", "shop-web")["spec"]["ingress"][0]["from"]
+    # The profile's peer list replaces the chart's: exactly one controller peer, nothing merged.
+    controller = [p for p in web_from if "namespaceSelector" in p]
+    assert [p["podSelector"]["matchLabels"] for p in controller] == [peer]
+    order_test = one(objects, "NetworkPolicy", "shop-order-test")["spec"]["egress"]
+    assert [p["port"] for p in order_test[1]["ports"]] == ports
+    env = {
+        e["name"]: e["value"] for e in one(objects, "Pod", "shop-order-test")["spec"]["containers"][0]["env"]
+    }
+    assert env["INGRESS_SERVICE"] == f"{service}.svc.cluster.local"
+    assert env["STORE_PUBLIC_URL"] == "http://shop.localhost"
+    assert one(objects, "Ingress")["spec"]["ingressClassName"] == (
+        "nginx" if "kind" in values_file else "traefik"
+    )
 
 
 def test_prod_environment_admits_only_traefik_and_serves_https():

@@ -59,6 +59,27 @@ BAD_VALUES = [
     ),
     pytest.param({"quota": {"pods": 0}}, "at '/quota/pods': minimum: got 0, want 1", id="integer-minimum"),
     pytest.param(
+        {"wordpress": {"uploadMaxSize": "1G"}},
+        "at '/wordpress/uploadMaxSize': '1G' does not match pattern",
+        id="upload-size-in-megabytes",
+    ),
+    pytest.param({"cron": {"schedule": "hourly"}}, "at '/cron/schedule'", id="cron-schedule"),
+    pytest.param(
+        {"networkPolicy": {"ingressController": {"peers": []}}},
+        "at '/networkPolicy/ingressController/peers': minItems",
+        id="no-ingress-controller",
+    ),
+    pytest.param(
+        {"networkPolicy": {"ingressController": {"peers": [{"podSelector": {"app": "traefik"}}]}}},
+        "at '/networkPolicy/ingressController/peers/0'",
+        id="ingress-controller-peer-needs-namespace",
+    ),
+    pytest.param(
+        {"orderTest": {"ingressService": "http://traefik"}},
+        "at '/orderTest/ingressService'",
+        id="ingress-service-host",
+    ),
+    pytest.param(
         {"setup": {"backoffLimit": "two"}},
         "at '/setup/backoffLimit': got string, want integer",
         id="integer-type",

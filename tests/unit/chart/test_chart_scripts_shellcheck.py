@@ -12,7 +12,7 @@ SCRIPTS = sorted((Path(__file__).resolve().parents[3] / "store-chart" / "files")
 
 
 def test_the_chart_ships_the_setup_and_order_test_scripts():
-    assert {p.name for p in SCRIPTS} == {"setup.sh", "order-test.sh", "postgres-init.sh"}
+    assert {p.name for p in SCRIPTS} == {"setup.sh", "cron.sh", "order-test.sh", "postgres-init.sh"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

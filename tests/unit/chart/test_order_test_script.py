@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from tests.unit.chart.store_api_fake import Scenario, StoreApiFake
 
 SCRIPT = Path(__file__).resolve().parents[3] / "store-chart" / "files" / "woocommerce" / "order-test.sh"
 HOST = "shop.localhost"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_order_test(url: str, host: str = HOST) -> subprocess.CompletedProcess[str]:
@@ -142,3 +149,56 @@ def test_the_script_refuses_to_run_without_a_store_url():
 
     assert result.returncode != 0
     assert "STORE_URL is required" in result.stderr
+
+
+def run_through_ingress(url: str, ingress: str, public_url: str = f"http://{HOST}"):
+    env = {
+        "PATH": os.environ["PATH"],
+        "STORE_URL": url,
+        "STORE_HOST": HOST,
+        "STORE_PUBLIC_URL": public_url,
+        "INGRESS_SERVICE": ingress,
+        "REQUEST_TIMEOUT": "10",
+    }
+    return subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_catalogue_is_also_fetched_through_the_ingress_with_the_public_host():
+    with (
+        StoreApiFake(Scenario(expected_host=HOST)) as web,
+        StoreApiFake(Scenario(expected_host=HOST)) as ingress,
+    ):
+        result = run_through_ingress(web.url, ingress.url.removeprefix("http://"))
+
+    assert result.returncode == 0, result.stderr
+    assert [(m, p) for m, p, _ in ingress.requests] == [("GET", "/wp-json/wc/store/v1/products?per_page=20")]
+    assert ingress.requests[0][2]["host"] == HOST
+    assert len(web.orders) == 1 and ingress.orders == []
+    assert (
+        f"ok   through the ingress: http://{HOST}/ routed by {ingress.url.removeprefix('http://')}"
+        in result.stdout
+    )
+
+
+def test_an_ingress_that_does_not_answer_fails_its_step_before_any_order():
+    with StoreApiFake() as web:
+        result = run_through_ingress(web.url, f"127.0.0.1:{free_port()}")
+
+    assert result.returncode == 1
+    assert (
+        "order test FAILED at step 'through the ingress': GET http://shop.localhost/wp-json" in result.stderr
+    )
+    assert web.orders == []
+
+
+def test_an_ingress_routing_to_another_store_is_caught():
+    with StoreApiFake() as web, StoreApiFake(Scenario(products=[])) as other:
+        result = run_through_ingress(web.url, other.url.removeprefix("http://"))
+
+    assert result.returncode == 1
+    assert (
+        "FAILED at step 'through the ingress': HTTP 200, product 15 is not in the catalogue" in result.stderr
+    )
+    assert web.orders == []

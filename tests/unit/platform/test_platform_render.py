@@ -239,6 +239,7 @@ RESOURCE_OF = {
     "Deployment": ("apps", "deployments"),
     "StatefulSet": ("apps", "statefulsets"),
     "Job": ("batch", "jobs"),
+    "CronJob": ("batch", "cronjobs"),
     "Ingress": ("networking.k8s.io", "ingresses"),
     "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
 }
