@@ -70,7 +70,10 @@ class _Lookup:
     """One resolver with the settings' nameservers, timeouts and no cache (answers must be fresh)."""
 
     def __init__(self, settings: Settings) -> None:
-        resolver = dns.asyncresolver.Resolver(configure=not settings.dns_resolvers)
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=not settings.dns_resolvers)
+        except dns.resolver.NoResolverConfiguration:  # no /etc/resolv.conf: say so at check time
+            resolver = dns.asyncresolver.Resolver(configure=False)
         if settings.dns_resolvers:
             resolver.nameservers = [
                 dns.nameserver.Do53Nameserver(address, port)
@@ -107,6 +110,12 @@ class DnsVerifier:
         self._lookup = _Lookup(settings)
 
     async def check(self, domain: str, token: str) -> CheckResult:
+        if not self._lookup.resolver.nameservers:
+            reason = (
+                "no DNS resolver is configured on the platform (STOREPLANE_DNS_RESOLVERS); "
+                "it is tried again later"
+            )
+            return CheckResult(False, False, reason, True)
         try:
             ownership, why_not_owner = await self._ownership(domain, token)
             routing, why_not_routed = await self._routing(domain)

@@ -102,3 +102,14 @@ def test_the_records_to_create_are_the_token_and_the_ingress_target() -> None:
         ("A", "shop.example.org", "203.0.113.10"),
         ("AAAA", "shop.example.org", "2001:db8::10"),
     ]
+
+
+async def test_without_any_resolver_the_check_is_transient_and_says_what_to_set(monkeypatch) -> None:
+    import dns.resolver
+
+    def no_configuration(self, *args, **kwargs):  # a machine without /etc/resolv.conf
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", no_configuration)
+    result = await DnsVerifier(Settings(public_ingress_host=INGRESS_HOST)).check("shop.example.org", TOKEN)
+    assert result.transient and "STOREPLANE_DNS_RESOLVERS" in result.reason
