@@ -12,7 +12,7 @@ from app.api.schemas import DomainCreate, DomainPublic
 router = APIRouter(
     prefix="/stores/{store_id}/domains",
     tags=["domains"],
-    responses=problem_responses(401, 404, 409, 422, 429),
+    responses=problem_responses(400, 401, 404, 409, 422, 429),
 )
 
 

@@ -105,11 +105,16 @@ def test_the_records_to_create_are_the_token_and_the_ingress_target() -> None:
 
 
 async def test_without_any_resolver_the_check_is_transient_and_says_what_to_set(monkeypatch) -> None:
+    import dns.asyncresolver
     import dns.resolver
 
     def no_configuration(self, *args, **kwargs):  # a machine without /etc/resolv.conf
         raise dns.resolver.NoResolverConfiguration("no nameservers")
 
+    async def no_query(*args, **kwargs):  # nothing may leave the machine, whatever happens above
+        raise AssertionError("a DNS query was sent")
+
     monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", no_configuration)
+    monkeypatch.setattr(dns.asyncresolver.Resolver, "resolve", no_query)
     result = await DnsVerifier(Settings(public_ingress_host=INGRESS_HOST)).check("shop.example.org", TOKEN)
     assert result.transient and "STOREPLANE_DNS_RESOLVERS" in result.reason
