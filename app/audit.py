@@ -48,6 +48,10 @@ class Action(enum.StrEnum):
     STORE_VERIFY = "store.verify"
     STORE_DELETE = "store.delete"
     STORE_PASSWORD_REVEAL = "store.password_reveal"  # noqa: S105
+    DOMAIN_ADD = "domain.add"
+    DOMAIN_CHECK = "domain.check"
+    DOMAIN_PRIMARY = "domain.primary"
+    DOMAIN_REMOVE = "domain.remove"
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_DISABLE = "user.disable"
@@ -184,6 +188,10 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
     ("POST", "/api/v1/stores/{store_id}/verify"): Action.STORE_VERIFY,
     ("GET", "/api/v1/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
+    ("POST", "/api/v1/stores/{store_id}/domains"): Action.DOMAIN_ADD,
+    ("POST", "/api/v1/stores/{store_id}/domains/{domain}/check"): Action.DOMAIN_CHECK,
+    ("POST", "/api/v1/stores/{store_id}/domains/{domain}/primary"): Action.DOMAIN_PRIMARY,
+    ("DELETE", "/api/v1/stores/{store_id}/domains/{domain}"): Action.DOMAIN_REMOVE,
     ("POST", "/api/v1/tokens"): Action.TOKEN_CREATE,
     ("DELETE", "/api/v1/tokens/{token_id}"): Action.TOKEN_REVOKE,
     ("POST", "/api/v1/users"): Action.USER_CREATE,
@@ -202,6 +210,10 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/stores/{store_id}/rollback"): Action.STORE_ROLLBACK,
     ("POST", "/stores/{store_id}/verify"): Action.STORE_VERIFY,
     ("GET", "/stores/{store_id}/admin-password"): Action.STORE_PASSWORD_REVEAL,
+    ("POST", "/stores/{store_id}/domains"): Action.DOMAIN_ADD,
+    ("POST", "/stores/{store_id}/domains/{domain}/check"): Action.DOMAIN_CHECK,
+    ("POST", "/stores/{store_id}/domains/{domain}/primary"): Action.DOMAIN_PRIMARY,
+    ("POST", "/stores/{store_id}/domains/{domain}/remove"): Action.DOMAIN_REMOVE,
 }
 # Path parameters that name the target, and how the target is written.
 _TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user"}

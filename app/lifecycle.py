@@ -25,6 +25,9 @@ class Action(StrEnum):
     ROLLBACK = "rollback"
     VERIFY = "verify"
     DELETE = "delete"
+    # Serve the store's verified domains, stop serving removed ones, or change the primary host: an
+    # upgrade with the domain values (app/db/domains.py decides them when the job starts).
+    DOMAINS = "domains"
 
 
 S = StoreStatus
@@ -51,6 +54,7 @@ LEGAL: frozenset[tuple[StoreStatus, StoreStatus]] = frozenset(
 _REQUEST: dict[Action, tuple[frozenset[StoreStatus], StoreStatus | None]] = {
     Action.UPGRADE: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.ROLLBACK: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
+    Action.DOMAINS: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.VERIFY: (frozenset({S.READY}), None),  # verify leaves the status alone unless it fails
     Action.DELETE: (frozenset(s for s in S if s != S.DELETED), S.DELETING),
 }
@@ -61,6 +65,7 @@ SUCCEEDED: dict[Action, StoreStatus] = {
     Action.PROVISION: S.READY,
     Action.UPGRADE: S.READY,
     Action.ROLLBACK: S.READY,
+    Action.DOMAINS: S.READY,
     Action.VERIFY: S.READY,
     Action.DELETE: S.DELETED,
 }

@@ -8,7 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from app.db.models import Store, StoreEvent
+from app.db.models import Store, StoreDomain, StoreEvent
+from app.domains.dns import expected_records
+from app.domains.names import display
+from app.domains.states import CHECKABLE
 from app.engines import ENGINES
 from app.settings import Settings
 
@@ -120,7 +123,8 @@ class StorePublic(BaseModel):
 
     @classmethod
     def of(cls, store: Store, settings: Settings) -> StorePublic:
-        base = f"{settings.store_url_scheme}://{store.host}"
+        # The primary host the release serves: every other host of the store redirects to it.
+        base = f"{settings.store_url_scheme}://{store.primary_host or store.host}"
         engine = ENGINES[store.engine]
         return cls(
             id=store.id,
@@ -154,3 +158,79 @@ class RevisionPublic(BaseModel):
     app_version: str | None = None
     updated: datetime | None = None
     description: str | None = None
+
+
+class DomainCreate(Strict):
+    domain: str = Field(
+        description="A domain you control, e.g. shop.example.org (an IDN in Unicode or as xn--). Not an "
+        "address, a wildcard, a local name or a name under the platform's own domain.",
+        json_schema_extra={"minLength": 1, "maxLength": 300},
+    )
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _a_string_of_sane_length(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("the domain must be a string, such as shop.example.org")
+        if len(value) > 300:
+            raise ValueError("the domain must be at most 253 characters")
+        return value
+
+
+class DnsRecordPublic(BaseModel):
+    type: str
+    name: str
+    value: str
+    purpose: str
+
+
+class DomainPublic(BaseModel):
+    domain: str = Field(description="The name as stored: lower case, an IDN as punycode.")
+    display: str = Field(description="The name as people read it (Unicode for an IDN).")
+    kind: str = Field(description="default: the store's own <name>.<baseDomain>; linked: added by the owner.")
+    state: str = Field(description="pending, verified, active (served), failed or removing.")
+    primary: bool = Field(description="Served as the primary address: every other address redirects to it.")
+    reason: str | None = Field(default=None, description="What the last check found, or why it failed.")
+    records: list[DnsRecordPublic] = Field(
+        default_factory=list, description="The DNS records to create while the domain is not proven."
+    )
+    held: bool = False
+    created_at: datetime | None = None
+    checked_at: datetime | None = None
+    next_check_at: datetime | None = None
+    expires_at: datetime | None = None
+    verified_at: datetime | None = None
+    activated_at: datetime | None = None
+
+    @classmethod
+    def default(cls, store: Store) -> DomainPublic:
+        return cls(
+            domain=store.host,
+            display=store.host,
+            kind="default",
+            state="active",
+            primary=store.primary_host is None,
+            created_at=store.created_at,
+        )
+
+    @classmethod
+    def of(cls, row: StoreDomain, store: Store, settings: Settings) -> DomainPublic:
+        records = expected_records(row.name, row.token, settings) if row.state in CHECKABLE else []
+        return cls(
+            domain=row.name,
+            display=display(row.name),
+            kind="linked",
+            state=row.state,
+            primary=store.primary_host == row.name,
+            reason=row.reason,
+            records=[
+                DnsRecordPublic(type=r.type, name=r.name, value=r.value, purpose=r.purpose) for r in records
+            ],
+            held=row.held,
+            created_at=row.created_at,
+            checked_at=row.checked_at,
+            next_check_at=row.next_check_at,
+            expires_at=row.expires_at,
+            verified_at=row.verified_at,
+            activated_at=row.activated_at,
+        )

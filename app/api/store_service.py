@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import errors, metrics
-from app.api.history import store_history
+from app.api.history import revision_values, store_history
 from app.api.problems import Problem
+from app.db import domains
 from app.db.engine import read_transaction, transaction
 from app.db.models import Store, User
 from app.db.stores import create_store, request_action, visible_store
@@ -108,9 +109,19 @@ def act(
 ) -> Store:
     """Request `action` on a visible store: its status moves and its job is queued, in `session`."""
     store = found(session, user, store_id)
+    if action == Action.ROLLBACK and args and "domains" in args:
+        domains.check_revision_domains(session, store, args["domains"], int(args["revision"]))
     request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
     session.flush()
     return store
+
+
+async def rollback_args(store: Store, settings: Settings, revision: int) -> dict[str, Any]:
+    """The rollback job's args: the revision (checked against the live history) and the domains it
+    serves, so the store's domains follow the rollback when it succeeds (app/db/domains.py)."""
+    await check_revision(store, settings, revision)
+    served = domains.revision_served(store, await revision_values(store, settings, revision))
+    return {"revision": revision, "domains": served}
 
 
 async def check_revision(store: Store, settings: Settings, revision: int) -> None:

@@ -166,7 +166,8 @@ def request_action(
         store.status, store.status_reason = becomes, None
     store.updated_at = now
     detail = f" to revision {args['revision']}" if args and "revision" in args else ""
-    append_event(session, store_id=store.id, step=action, message=f"{action}{detail} requested")
+    change = f": {args['change']}" if args and "change" in args else ""  # a domains action says what
+    append_event(session, store_id=store.id, step=action, message=f"{action}{detail} requested{change}")
     return store
 
 

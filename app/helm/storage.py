@@ -57,6 +57,16 @@ def revisions(records: Iterable[Mapping[str, Any]]) -> list[Revision]:
     return sorted(rows, key=lambda r: r.revision)
 
 
+def values_of(records: Iterable[Mapping[str, Any]], revision: int) -> dict[str, Any] | None:
+    """The values the release was given at `revision` (Helm's `config`: what we sent, not the chart's
+    defaults); None if that revision is not stored."""
+    for record in records:
+        if int(record.get("version", -1)) == revision:
+            config = record.get("config") or {}
+            return config if isinstance(config, dict) else {}
+    return None
+
+
 def decode_release(data: bytes) -> dict[str, Any]:
     """The Secret's `release` value (already base64-decoded once by the API) → the release record."""
     raw = base64.b64decode(data)

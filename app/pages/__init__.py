@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.pages import login, stores, tokens, users
+from app.pages import domains, login, stores, tokens, users
 
 router = APIRouter()
 router.include_router(login.router)
 router.include_router(stores.router)
+router.include_router(domains.router)
 router.include_router(tokens.router)
 router.include_router(users.router)

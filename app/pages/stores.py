@@ -20,17 +20,18 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api import store_service
+from app.api import domain_service, store_service
 from app.api.deps import MAX_ROW_ID
 from app.api.history import store_history
 from app.api.problems import Problem, validation_detail
 from app.api.routes.credentials import reveal_admin_password
-from app.api.schemas import RevisionPublic, StoreCreate, StorePublic
+from app.api.schemas import DomainPublic, RevisionPublic, StoreCreate, StorePublic
 from app.audit import Outcome
 from app.db.engine import read_transaction, transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
 from app.db.stores import NameReserved, NameTaken, list_stores
+from app.domains.errors import DomainError
 from app.engines import ENGINES, Engine
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import Action, IllegalTransition, StoreStatus
@@ -114,12 +115,16 @@ def _one(factory: sessionmaker[Session], user: User, store_id: str, settings: Se
 
 def _detail_data(
     factory: sessionmaker[Session], user: User, store_id: str, settings: Settings, *, events: bool = True
-) -> tuple[StoreView, Store, list[StoreEvent]]:
-    """The view, the row (for the live Helm history) and the activity log, in one transaction."""
+) -> tuple[StoreView, Store, list[StoreEvent], list[DomainPublic]]:
+    """The view, the row (for the live Helm history), the activity log and the store's addresses,
+    in one transaction."""
     with read_transaction(factory) as session:
         store = store_service.found(session, user, store_id)
         view = _views(session, user, [store], settings)[0]
-        return view, store, list_events(session, store_id, limit=200) if events else []
+        if not events:
+            return view, store, [], []
+        addresses = domain_service.listing(session, store, settings)
+        return view, store, list_events(session, store_id, limit=200), addresses
 
 
 def _engine_choices(settings: Settings) -> list[Engine]:
@@ -203,11 +208,17 @@ async def _row(request: Request, page: PageSession, store_id: str, error: str = 
 
 
 async def _detail(
-    request: Request, page: PageSession, store_id: str, *, error: str = "", status_code: int = 200
+    request: Request,
+    page: PageSession,
+    store_id: str,
+    *,
+    error: str = "",
+    domain_error: str = "",
+    status_code: int = 200,
 ) -> HTMLResponse:
     state = request.app.state
     try:
-        view, store, events = await run_in_threadpool(
+        view, store, events, addresses = await run_in_threadpool(
             _detail_data, state.session_factory, page.user, store_id, state.settings
         )
     except Problem as exc:
@@ -229,6 +240,10 @@ async def _detail(
         history=list(reversed(history)),
         history_error=history_error,
         error=error,
+        domains=addresses,
+        domains_enabled=state.settings.domains_enabled,
+        max_domains=state.settings.max_domains_per_store,
+        domain_error=domain_error,
     )
     return render(
         request,
@@ -256,24 +271,35 @@ async def _act(
     error = ""
     try:
         await run_in_threadpool(act)
-    except (ActiveJobExists, IllegalTransition) as exc:
+    except (ActiveJobExists, IllegalTransition, DomainError) as exc:
         error = str(exc)
         request.state.audit_outcome = Outcome.FAILURE
     return await _after_action(request, page, store_id, error)
 
 
 async def _after_action(
-    request: Request, page: PageSession, store_id: str, error: str, *, status_code: int = 409
+    request: Request,
+    page: PageSession,
+    store_id: str,
+    error: str,
+    *,
+    status_code: int = 409,
+    domain: bool = False,
 ) -> Response:
     """The fragment the form came from: the detail block or the list row; a plain form goes back
-    (an error then is the store page with `status_code`: 409 for a refused action, 422 for bad input)."""
+    (an error then is the store page with `status_code`: 409 for a refused action, 422 for bad input).
+    `domain`: the error belongs next to the Domains section's form rather than above the store."""
+    errors = {"domain_error": error} if domain else {"error": error}
     if request.headers.get("hx-target") == DETAIL_TARGET:
-        return await _detail(request, page, store_id, error=error)
+        return await _detail(request, page, store_id, **errors)
     if is_htmx(request):
         return await _row(request, page, store_id, error)
     if error:
-        return await _detail(request, page, store_id, error=error, status_code=status_code)
+        return await _detail(request, page, store_id, status_code=status_code, **errors)
     return RedirectResponse(f"/stores/{store_id}", status_code=303)
+
+
+after_action = _after_action  # the domain routes (app/pages/domains.py) answer the same way
 
 
 # A revision as a person types it: ASCII digits only ("²".isdigit() is True, int("²") fails), and
@@ -309,11 +335,11 @@ async def rollback(request: Request, store_id: str, revision: Annotated[str, For
     number = int(typed)
     store = await run_in_threadpool(store_service.read_visible, state.session_factory, page.user, store_id)
     try:
-        await store_service.check_revision(store, state.settings, number)
+        args = await store_service.rollback_args(store, state.settings, number)
     except Problem as exc:
         request.state.audit_outcome = Outcome.FAILURE
         return await _after_action(request, page, store_id, exc.detail, status_code=exc.status)
-    return await _act(request, page, store_id, Action.ROLLBACK, {"revision": number})
+    return await _act(request, page, store_id, Action.ROLLBACK, args)
 
 
 @router.get("/stores/{store_id}/admin-password", response_class=HTMLResponse)

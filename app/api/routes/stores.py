@@ -111,11 +111,11 @@ async def rollback(
 ) -> StorePublic:
     """Roll back to a revision listed by GET /stores/{id}/history."""
     store = await run_in_threadpool(store_service.read_visible, factory, user, store_id)
-    await store_service.check_revision(store, settings, body.revision)
+    args = await store_service.rollback_args(store, settings, body.revision)
 
     def act() -> StorePublic:
         with transaction(factory) as session:
-            return _act(session, user, settings, store_id, Action.ROLLBACK, {"revision": body.revision})
+            return _act(session, user, settings, store_id, Action.ROLLBACK, args)
 
     return await run_in_threadpool(act)
 
