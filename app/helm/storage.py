@@ -90,6 +90,35 @@ def manifest_objects(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+# Kinds that live outside any namespace: deleting a store's namespace would leave them behind.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService", "CSIDriver", "CSINode", "ClusterIssuer", "ClusterRole", "ClusterRoleBinding",
+        "CustomResourceDefinition", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
+        "Node", "PersistentVolume", "PriorityClass", "RuntimeClass", "StorageClass",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+        "VolumeAttachment", "VolumeSnapshotClass",
+    }
+)  # fmt: skip
+DELETE_HOOK_EVENTS = frozenset({"pre-delete", "post-delete"})
+
+
+def uninstall_work(record: Mapping[str, Any]) -> list[str]:
+    """What `helm uninstall` of this revision would do that deleting its namespace would not: run a
+    delete hook, or remove a cluster-scoped object. Empty: the namespace deletion is enough."""
+    work = [
+        f"{kind} {name} is cluster-scoped"
+        for kind, name in manifest_objects(record)
+        if kind in CLUSTER_SCOPED_KINDS
+    ]
+    for hook in record.get("hooks") or []:
+        events = set(hook.get("events") or [])
+        if events & DELETE_HOOK_EVENTS:
+            when = "/".join(sorted(events & DELETE_HOOK_EVENTS))
+            work.append(f"{hook.get('kind', 'hook')} {hook.get('name', '?')} is a {when} hook")
+    return work
+
+
 def mark_failed(
     record: dict[str, Any],
     labels: dict[str, str],
