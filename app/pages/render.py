@@ -14,7 +14,12 @@ templates = Jinja2Templates(directory=REPO_ROOT / "app" / "templates")
 
 
 def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+    """An HTMX request that wants a fragment. Restoring a page from history (the browser's back
+    button after HTMX pushed a URL, with the page no longer in HTMX's cache) wants the whole page."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
 
 
 def render(
