@@ -234,19 +234,19 @@ def _raw_cursor(body: object) -> str:
             {"status": "sleeping"},
             "'status.0': input should be 'pending', 'provisioning', 'ready', 'failed', "
             "'upgrading', 'deleting' or 'deleted'.",
-        ),  # fmt: skip
+        ),
         ({"engine": "magento"}, "'engine': unknown engine 'magento'; choose one of: woocommerce, medusa."),
         (
             {"name_prefix": "Shop_"},
             "'name_prefix': a name prefix is 1 to 30 lowercase letters, digits or '-', as store names are.",
-        ),  # fmt: skip
+        ),
         ({"stauts": "ready"}, "'stauts' is not a field this endpoint accepts."),
         (
             {"cursor": "not-a-cursor"},
             "'cursor': the cursor is not valid (not a cursor this API writes); use a "
             "next_cursor or prev_cursor from a response of this list, or leave cursor out to start from the "
             "first page.",
-        ),  # fmt: skip
+        ),
         ({"cursor": _raw_cursor([1, "audit", "after", [5]])}, "(it belongs to another list, not stores)"),
         (
             {"cursor": _raw_cursor([2, "stores", "after", [0, "s-1"]])},
