@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db.engine import utcnow
 from app.db.events import append_event
-from app.db.models import Store, User
+from app.db.models import Store, User, UTCDateTime
 from app.jobs.queue import JobStatus, active_job, enqueue
 from app.lifecycle import Action, StoreStatus, on_request
 from app.limits import enforce_store_limits, serialise_store_creation
@@ -201,8 +201,10 @@ def visible_store(session: Session, user: User, store_id: str) -> Store | None:
 
 
 # The list's order: newest first, ties (same microsecond) by id, so the order is total and a keyset
-# position names exactly one place in it. Index ix_stores_list_order serves it.
-LIST_ORDER = (Store.created_at.desc(), Store.id.asc())  # type: ignore[attr-defined,union-attr]
+# position names exactly one place in it. Both descending, so one plain index (ix_stores_list_order,
+# created_at + id) serves it read backwards, and a position is a single row-value comparison.
+LIST_ORDER = (col(Store.created_at).desc(), col(Store.id).desc())
+_KEY = tuple_(col(Store.created_at), col(Store.id))
 Position = tuple[datetime, str]  # (created_at, id) of a store in LIST_ORDER
 
 
@@ -244,12 +246,12 @@ def _matching(user: User, f: StoreFilter) -> list[ColumnElement[bool]]:
 
 
 def _after(p: Position) -> ColumnElement[bool]:
-    """Stores that come after `p` in LIST_ORDER (older, or as old with a greater id)."""
-    return or_(col(Store.created_at) < p[0], and_(col(Store.created_at) == p[0], col(Store.id) > p[1]))
+    """Stores that come after `p` in LIST_ORDER: older, or as old with a smaller id."""
+    return _KEY < tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
 
 
 def _before(p: Position) -> ColumnElement[bool]:
-    return or_(col(Store.created_at) > p[0], and_(col(Store.created_at) == p[0], col(Store.id) < p[1]))
+    return _KEY > tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
 
 
 def position_of(store: Store) -> Position:
@@ -276,7 +278,7 @@ def list_page(
     where = _matching(user, f)
     total = session.execute(select(func.count()).select_from(Store).where(*where)).scalar_one()
     if before is not None:
-        newest_last = (col(Store.created_at).asc(), col(Store.id).desc())
+        newest_last = (col(Store.created_at).asc(), col(Store.id).asc())
         query = select(Store).where(*where, _before(before)).order_by(*newest_last).limit(limit + 1)
         rows = list(session.execute(query).scalars())
         if len(rows) > limit:  # a full page, and more before it
