@@ -204,7 +204,6 @@ def visible_store(session: Session, user: User, store_id: str) -> Store | None:
 # position names exactly one place in it. Both descending, so one plain index (ix_stores_list_order,
 # created_at + id) serves it read backwards, and a position is a single row-value comparison.
 LIST_ORDER = (col(Store.created_at).desc(), col(Store.id).desc())
-_KEY = tuple_(col(Store.created_at), col(Store.id))
 Position = tuple[datetime, str]  # (created_at, id) of a store in LIST_ORDER
 
 
@@ -245,13 +244,21 @@ def _matching(user: User, f: StoreFilter) -> list[ColumnElement[bool]]:
     return where
 
 
+def _row_key() -> ColumnElement[Any]:
+    return tuple_(col(Store.created_at), col(Store.id))
+
+
+def _as_key(p: Position) -> ColumnElement[Any]:
+    return tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
+
+
 def _after(p: Position) -> ColumnElement[bool]:
     """Stores that come after `p` in LIST_ORDER: older, or as old with a smaller id."""
-    return _KEY < tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
+    return _row_key() < _as_key(p)
 
 
 def _before(p: Position) -> ColumnElement[bool]:
-    return _KEY > tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
+    return _row_key() > _as_key(p)
 
 
 def position_of(store: Store) -> Position:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -33,3 +35,21 @@ def render(
 ) -> HTMLResponse:
     name = fragment if fragment is not None and is_htmx(request) else page
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
+
+
+async def render_off_loop(
+    request: Request,
+    page: str,
+    context: dict[str, Any],
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """`render` in a worker thread. A page of store rows is tens of milliseconds of Jinja: on the
+    event loop that would hold back everything else the process runs there, the embedded worker's
+    claims and outcome writes among them (docs/design.md, "Dashboard")."""
+    call = partial(
+        render, request, page, context, fragment=fragment, status_code=status_code, headers=headers
+    )
+    return await run_in_threadpool(call)

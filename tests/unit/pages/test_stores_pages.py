@@ -151,7 +151,7 @@ def test_one_poll_answers_for_every_unsettled_row_with_only_what_changed(platfor
     assert quiet.status_code == 200 and "<tr" not in quiet.text  # nothing changed: no row is sent
     one, two = _store(platform, "one"), _store(platform, "two")
     _settle(platform, one.id, StoreStatus.READY)
-    moved = _poll(client, htmx, watches, wait=5).text
+    moved = _poll(client, htmx, watches, wait=4).text
     ready = _row(moved, one.id)
     assert 'hx-swap-oob="true"' in ready and "Ready" in ready and not WATCH.findall(ready)  # settled
     assert moved.count("<tr") == 1  # "two" did not change
@@ -167,11 +167,11 @@ def test_the_poll_backs_off_while_nothing_changes_and_stops_when_everything_sett
     store = _store(platform, "shop")
     watches = WATCH.findall(client.get("/").text)
     waits, wait = [], 2
-    for _ in range(6):
+    for _ in range(4):
         answer = _poller(_poll(client, htmx, watches, wait).text)
         wait = int(re.search(r'data-wait="(\d+)"', answer).group(1))  # type: ignore[union-attr]
         waits.append(wait)
-    assert waits == [3, 5, 8, 10, 10, 10]
+    assert waits == [3, 4, 4, 4]
     _settle(platform, store.id, StoreStatus.READY)
     settled = _poll(client, htmx, watches, wait).text
     assert "Ready" in _row(settled, store.id)
@@ -206,7 +206,7 @@ def test_a_poll_shows_nothing_of_another_users_store_and_refuses_what_no_page_se
     assert "secret-shop" not in probe and f'<tr id="store-{store.id}" hx-swap-oob="delete">' in probe
     for params in (
         [("watch", "s-1")],
-        [("wait", "4")],
+        [("wait", "7")],
         [("watch", f"s-{i:03d}.000000000000") for i in range(201)],
     ):
         r = bob.get("/stores/changes", params=params, headers=bob_htmx)
