@@ -4,6 +4,7 @@ import sys
 
 from bench import (
     api_latency,
+    dashboard,
     helm_memory,
     medusa_native,
     memory,
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "workers": worker_scaling.main,
     "medusa": medusa_native.main,
     "burst": read_burst.main,
+    "dashboard": dashboard.main,
 }
 
 if __name__ == "__main__":
