@@ -508,13 +508,16 @@ def polling(stores: int, concurrency: int, page_clients: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("part", nargs="*", choices=["list", "polling"], default=["list", "polling"])
+    parser.add_argument("part", nargs="*", help="list, polling, or both when none is named")
     parser.add_argument("--stores", type=int, default=1000, help="stores in the table for `list`")
     parser.add_argument("--rounds", type=int, default=100, help="requests per measured path")
     parser.add_argument("--burst", type=int, default=200, help="stores created at once for `polling`")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--page-clients", type=int, default=20, help="clients asking for pages at once")
     args = parser.parse_args(argv)
+    args.part = args.part or ["list", "polling"]
+    if unknown := set(args.part) - {"list", "polling"}:
+        parser.error(f"unknown part {', '.join(sorted(unknown))}: choose list or polling")
     if "list" in args.part:
         list_timings(args.stores, args.rounds)
     if "polling" in args.part:
