@@ -84,7 +84,7 @@ def _login(browser: Browser, site: Site, name: str) -> Page:
 
 def _create(page: Page, name: str) -> None:
     page.fill("#stores input[name=name]", name)
-    page.select_option("#stores select[name=engine]", "woocommerce")
+    page.select_option("#stores form.create select[name=engine]", "woocommerce")
     with page.expect_response(lambda r: r.url.endswith("/stores") and r.request.method == "POST"):
         page.click("text=Create store")
 
