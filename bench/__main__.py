@@ -4,6 +4,7 @@ import sys
 
 from bench import (
     api_latency,
+    dashboard,
     helm_memory,
     medusa_native,
     memory,
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "medusa": medusa_native.main,
     "burst": read_burst.main,
     "realistic": realistic.main,
+    "dashboard": dashboard.main,
 }
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from app.api import cursors
 from app.db.models import Store, StoreDomain, StoreEvent
 from app.domains.dns import expected_records
 from app.domains.names import display
 from app.domains.states import CHECKABLE
 from app.engines import ENGINES
+from app.lifecycle import StoreStatus
 from app.settings import Settings
 
 # Always used with fullmatch: with match(), "$" also matches before a trailing newline ("nl\n").
@@ -138,6 +140,86 @@ class StorePublic(BaseModel):
             ready_at=store.ready_at,
             helm_revision=store.helm_revision,
         )
+
+
+# Store list pages: big enough for a dashboard screen, small enough that a page stays cheap with
+# thousands of stores (the dashboard's own page is the default).
+PAGE_DEFAULT = 50
+PAGE_MAX = 200
+STORE_CURSOR = "stores"  # the list a store cursor belongs to
+STORE_CURSOR_KEYS = (datetime, str)  # (created_at, id): the list's order, app.db.stores.LIST_ORDER
+_NAME_PREFIX = re.compile(rf"[a-z0-9-]{{1,{NAME_MAX}}}")
+
+
+class StoreListQuery(BaseModel):
+    """The query of GET /api/v1/stores and of the dashboard's list (its URL keeps these)."""
+
+    # Unknown parameters are refused: a misspelt filter must not silently list everything.
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[StoreStatus] = Field(
+        default_factory=list, description="Any of these statuses (repeat the parameter for several)."
+    )
+    engine: list[str] = Field(
+        default_factory=list,
+        description="Any of these engines (repeat for several).",
+        json_schema_extra={"items": {"type": "string", "enum": list(ENGINES)}},
+    )
+    owner: str | None = Field(
+        default=None, max_length=64, description="A user name; only administrators list others' stores."
+    )
+    name_prefix: str | None = Field(
+        default=None,
+        description="Stores whose name starts with this.",
+        json_schema_extra={"pattern": f"^{_NAME_PREFIX.pattern}$"},
+    )
+    include_deleted: bool = Field(
+        default=False, description="Also the Deleted tombstones (implied by status=deleted)."
+    )
+    cursor: str | None = Field(
+        default=None,
+        max_length=cursors.MAX_LENGTH,
+        description="next_cursor or prev_cursor of the previous response; leave out for the first page.",
+    )
+    limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Stores per page.")
+
+    @field_validator("engine")
+    @classmethod
+    def _engines_are_registered(cls, value: list[str]) -> list[str]:
+        for engine in value:
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+        return value
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix_can_begin_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"a name prefix is 1 to {NAME_MAX} lowercase letters, digits or '-', as store names are"
+            )
+        return value
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                cursors.decode(value, STORE_CURSOR, STORE_CURSOR_KEYS)
+            except cursors.BadCursor as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def decoded_cursor(self) -> cursors.Cursor | None:
+        return None if self.cursor is None else cursors.decode(self.cursor, STORE_CURSOR, STORE_CURSOR_KEYS)
+
+
+class StorePage(BaseModel):
+    items: list[StorePublic]
+    total: int = Field(description="Stores matching the filters, on every page together.")
+    limit: int
+    next_cursor: str | None = Field(description="The following (older) page; null on the last page.")
+    prev_cursor: str | None = Field(description="The preceding (newer) page; null on the first page.")
 
 
 class EventPublic(BaseModel):

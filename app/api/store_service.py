@@ -6,18 +6,30 @@ Each function raises the exceptions the API maps to problems (`Problem`, `NameTa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import errors, metrics
+from app.api import cursors
 from app.api.history import revision_values, store_history
 from app.api.problems import Problem
+from app.api.schemas import STORE_CURSOR, StoreListQuery
 from app.db import domains
 from app.db.engine import read_transaction, transaction
 from app.db.models import Store, User
-from app.db.stores import create_store, request_action, visible_store
+from app.db.stores import (
+    StoreFilter,
+    StoreSlice,
+    create_store,
+    list_page,
+    position_of,
+    request_action,
+    visible_store,
+)
 from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
 from app.helm.chart import built_engines
 from app.lifecycle import Action
@@ -36,6 +48,53 @@ def found(session: Session, user: User, store_id: str) -> Store:
 def read_visible(factory: sessionmaker[Session], user: User, store_id: str) -> Store:
     with read_transaction(factory) as session:
         return found(session, user, store_id)
+
+
+@dataclass(frozen=True)
+class StoreListing:
+    """One page of a store list and the cursors around it."""
+
+    page: StoreSlice
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def list_visible(
+    session: Session, user: User, query: StoreListQuery, *, count_start: bool = False
+) -> StoreListing:
+    """A page of the stores `user` may see that match `query`. The cursor only says where the page
+    starts: who sees what is decided here, from `user`, on every page."""
+    if query.owner is not None and not user.is_admin and query.owner != user.name:
+        raise Problem(
+            403,
+            "owner-filter-forbidden",
+            "Only an administrator can list another user's stores; leave out owner to list yours.",
+        )
+    after = before = None
+    cursor = query.decoded_cursor()
+    if cursor is not None:
+        created_at, store_id = cursor.keys
+        assert isinstance(created_at, datetime) and isinstance(store_id, str)  # STORE_CURSOR_KEYS
+        if cursor.direction == cursors.Direction.AFTER:
+            after = (created_at, store_id)
+        else:
+            before = (created_at, store_id)
+    wanted = StoreFilter(
+        statuses=tuple(query.status),
+        engines=tuple(query.engine),
+        owner=query.owner,
+        name_prefix=query.name_prefix,
+        include_deleted=query.include_deleted,
+    )
+    page = list_page(
+        session, user, wanted, limit=query.limit, after=after, before=before, count_start=count_start
+    )
+    following = preceding = None
+    if page.more_after and page.stores:
+        following = cursors.encode(STORE_CURSOR, cursors.Direction.AFTER, position_of(page.stores[-1]))
+    if page.more_before and page.stores:
+        preceding = cursors.encode(STORE_CURSOR, cursors.Direction.BEFORE, position_of(page.stores[0]))
+    return StoreListing(page, following, preceding)
 
 
 def chart_engines(settings: Settings) -> tuple[str, tuple[str, ...]]:

@@ -96,6 +96,9 @@ class Store(SQLModel, table=True):
             sqlite_where=text(_LIVE_STORE_SQL),
             postgresql_where=text(_LIVE_STORE_SQL),
         ),
+        # The store list's order (newest first, then id; app.db.stores.LIST_ORDER), read backwards:
+        # a page is an index range, not a sort of every store.
+        Index("ix_stores_list_order", "created_at", "id"),
     )
 
     id: str = Field(sa_column=Column(String(16), primary_key=True))

@@ -17,13 +17,14 @@ from app.api.schemas import (
     RevisionPublic,
     RollbackRequest,
     StoreCreate,
+    StoreListQuery,
+    StorePage,
     StorePublic,
     UpgradeRequest,
 )
 from app.db.engine import transaction
 from app.db.events import list_events
 from app.db.models import User
-from app.db.stores import list_stores
 from app.lifecycle import Action
 
 router = APIRouter(
@@ -60,9 +61,23 @@ def create(
     return public
 
 
-@router.get("", response_model=list[StorePublic])
-def list_(user: CurrentUser, session: SessionDep, settings: SettingsDep, include_deleted: bool = False):
-    return [StorePublic.of(s, settings) for s in list_stores(session, user, include_deleted=include_deleted)]
+@router.get("", response_model=StorePage, responses=problem_responses(403))
+def list_(
+    query: Annotated[StoreListQuery, Query()], user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> StorePage:
+    """Your stores (an administrator's: everyone's), newest first, a page at a time.
+
+    Follow `next_cursor` until it is null; `total` counts every page. The order is stable (created_at,
+    then id), so stores created or deleted meanwhile never make a page skip or repeat a store.
+    """
+    listing = store_service.list_visible(session, user, query)
+    return StorePage(
+        items=[StorePublic.of(s, settings) for s in listing.page.stores],
+        total=listing.page.total,
+        limit=query.limit,
+        next_cursor=listing.next_cursor,
+        prev_cursor=listing.prev_cursor,
+    )
 
 
 @router.get("/{store_id}", response_model=StorePublic)
