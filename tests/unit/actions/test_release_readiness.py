@@ -123,7 +123,8 @@ def test_the_objects_of_a_revision_come_from_its_manifest_without_its_hooks() ->
 def test_helm_uninstall_is_needed_only_for_delete_hooks_and_cluster_scoped_objects() -> None:
     from app.helm.storage import uninstall_work
 
-    store = {"manifest": "kind: Deployment\nmetadata: {name: web}\n---\nkind: Service\nmetadata: {name: web}\n"}
+    manifest = "kind: Deployment\nmetadata: {name: web}\n---\nkind: Service\nmetadata: {name: web}\n"
+    store = {"manifest": manifest}
     assert uninstall_work(store) == []
     hooked = {**store, "hooks": [{"kind": "Job", "name": "bye", "events": ["pre-delete"]}]}
     assert uninstall_work(hooked) == ["Job bye is a pre-delete hook"]
