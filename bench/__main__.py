@@ -11,6 +11,7 @@ from bench import (
     provision_overhead,
     read_burst,
     realistic,
+    thousand,
     worker_scaling,
 )
 
@@ -23,6 +24,7 @@ BENCHMARKS = {
     "medusa": medusa_native.main,
     "burst": read_burst.main,
     "realistic": realistic.main,
+    "thousand": thousand.main,
     "dashboard": dashboard.main,
 }
 
