@@ -96,3 +96,17 @@ async def test_job_log_lines_carry_the_request_id_of_the_request_that_queued_the
     assert (
         any("api down" in line["message"] or line.get("reason") == "api down" for line in lines) or job_lines
     )
+
+
+def test_the_http_clients_request_lines_stay_out_of_the_log_unless_debugging() -> None:
+    import logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    logging.getLogger("httpx2").info('HTTP Request: GET https://127.0.0.1:6443/api/v1/namespaces "200 OK"')
+    logging.getLogger("storeplane.worker").info("job 1 started")
+    assert "HTTP Request" not in stream.getvalue() and "job 1 started" in stream.getvalue()
+    configure_logging("DEBUG", stream)
+    logging.getLogger("httpx2").info("HTTP Request: GET /api/v1/nodes")
+    assert "HTTP Request: GET /api/v1/nodes" in stream.getvalue()
+    configure_logging("INFO")
