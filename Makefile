@@ -10,8 +10,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 # Debian packages the tests use: shellcheck for chart scripts, chromium for browser tests,
 # php-cli/php-mysql/mariadb-server/curl to run the store set-up and order-test scripts for real,
-# postgresql for the multi-replica database tests.
-DEBIAN_PACKAGES := shellcheck chromium postgresql php-cli php-mysql mariadb-server curl
+# postgresql for the multi-replica database tests, nginx-light to run the store chart's redirect server.
+DEBIAN_PACKAGES := shellcheck chromium postgresql php-cli php-mysql mariadb-server curl nginx-light
 
 .PHONY: help deps venv system-deps tools medusa-deps lint fmt test test-fast test-cluster test-browser \
         test-native cluster-up cluster-down demo bench clean
@@ -44,6 +44,7 @@ system-deps:
 	php -r 'exit(extension_loaded("mysqli") ? 0 : 1);' 2>/dev/null || missing="$$missing php-mysql"; \
 	command -v mariadb-install-db >/dev/null || missing="$$missing mariadb-server"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null \
 	  || { echo "Node.js ^20.19 or >=22.12 with npm is required for the Medusa store (Debian bookworm ships 18: install Node from nodejs.org or NodeSource)" >&2; exit 1; }; \
 	if [ -n "$$missing" ]; then \

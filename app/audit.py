@@ -48,6 +48,10 @@ class Action(enum.StrEnum):
     STORE_VERIFY = "store.verify"
     STORE_DELETE = "store.delete"
     STORE_PASSWORD_REVEAL = "store.password_reveal"  # noqa: S105
+    DOMAIN_ADD = "domain.add"
+    DOMAIN_CHECK = "domain.check"
+    DOMAIN_PRIMARY = "domain.primary"
+    DOMAIN_REMOVE = "domain.remove"
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_DISABLE = "user.disable"
@@ -201,6 +205,10 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/rollouts/{rollout_id}/pause"): Action.ROLLOUT_PAUSE,
     ("POST", "/api/v1/rollouts/{rollout_id}/resume"): Action.ROLLOUT_RESUME,
     ("POST", "/api/v1/rollouts/{rollout_id}/abort"): Action.ROLLOUT_ABORT,
+    ("POST", "/api/v1/stores/{store_id}/domains"): Action.DOMAIN_ADD,
+    ("POST", "/api/v1/stores/{store_id}/domains/{domain}/check"): Action.DOMAIN_CHECK,
+    ("POST", "/api/v1/stores/{store_id}/domains/{domain}/primary"): Action.DOMAIN_PRIMARY,
+    ("DELETE", "/api/v1/stores/{store_id}/domains/{domain}"): Action.DOMAIN_REMOVE,
     ("POST", "/api/v1/tokens"): Action.TOKEN_CREATE,
     ("DELETE", "/api/v1/tokens/{token_id}"): Action.TOKEN_REVOKE,
     ("POST", "/api/v1/users"): Action.USER_CREATE,
@@ -226,6 +234,10 @@ AUDITED_ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/admin/fleet/rollouts/{rollout_id}/pause"): Action.ROLLOUT_PAUSE,
     ("POST", "/admin/fleet/rollouts/{rollout_id}/resume"): Action.ROLLOUT_RESUME,
     ("POST", "/admin/fleet/rollouts/{rollout_id}/abort"): Action.ROLLOUT_ABORT,
+    ("POST", "/stores/{store_id}/domains"): Action.DOMAIN_ADD,
+    ("POST", "/stores/{store_id}/domains/{domain}/check"): Action.DOMAIN_CHECK,
+    ("POST", "/stores/{store_id}/domains/{domain}/primary"): Action.DOMAIN_PRIMARY,
+    ("POST", "/stores/{store_id}/domains/{domain}/remove"): Action.DOMAIN_REMOVE,
 }
 # Path parameters that name the target, and how the target is written.
 _TARGET_PARAMS = {"store_id": "store", "token_id": "token", "user_id": "user", "rollout_id": "rollout"}

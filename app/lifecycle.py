@@ -26,6 +26,9 @@ class Action(StrEnum):
     VERIFY = "verify"
     DELETE = "delete"
     REPAIR = "repair"  # apply the deployed revision again over drift (app/reconcile/repair.py)
+    # Serve the store's verified domains, stop serving removed ones, or change the primary host: an
+    # upgrade with the domain values (app/db/domains.py decides them when the job starts).
+    DOMAINS = "domains"
 
 
 S = StoreStatus
@@ -52,6 +55,7 @@ LEGAL: frozenset[tuple[StoreStatus, StoreStatus]] = frozenset(
 _REQUEST: dict[Action, tuple[frozenset[StoreStatus], StoreStatus | None]] = {
     Action.UPGRADE: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.ROLLBACK: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
+    Action.DOMAINS: (frozenset({S.READY, S.FAILED}), S.UPGRADING),
     Action.VERIFY: (frozenset({S.READY}), None),  # verify leaves the status alone unless it fails
     # Repair changes the release like a rollback (a new revision), so it shares Upgrading; only a
     # Ready store is checked for drift, and a Failed one is repaired by an upgrade.
@@ -65,6 +69,7 @@ SUCCEEDED: dict[Action, StoreStatus] = {
     Action.PROVISION: S.READY,
     Action.UPGRADE: S.READY,
     Action.ROLLBACK: S.READY,
+    Action.DOMAINS: S.READY,
     Action.VERIFY: S.READY,
     Action.DELETE: S.DELETED,
     Action.REPAIR: S.READY,

@@ -98,7 +98,14 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
     handler._storeplane = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The HTTP clients under lightkube log every request at INFO: one line per Kubernetes API call
+    # (every few seconds per waiting store) drowns what a person needs to read. DEBUG keeps them.
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     return handler
+
+
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 class RequestIdMiddleware:

@@ -7,7 +7,9 @@
    left by a crash between namespace creation and the store row's last update, or by a store row
    deleted by hand. The grace period keeps the sweep away from a store being created right now.
 3. Ready stores whose namespace vanished (deleted outside Storeplane) become Failed with that reason.
-4. Drift: each Ready store's live objects are compared with its release, the differences recorded
+4. Linked domains (app/domains/sweep.py): pending ones are checked again with back-off and expire;
+   verified ones get the store action that serves them. DNS only: it runs while the cluster is down.
+5. Drift: each Ready store's live objects are compared with its release, the differences recorded
    on the store, and drifted stores repaired when the operator allows it (app/fleet/drift_check.py).
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -25,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Store
+from app.domains.dns import DnsVerifier
+from app.domains.sweep import DomainSweep, sweep_domains
 from app.errors import StoreplaneError
 from app.fleet.drift_check import DriftCheck, DriftSummary
 from app.jobs.liveness import provably_dead
@@ -61,6 +65,7 @@ class SweepReport:
     reclaimed_jobs: list[int] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)  # store ids marked Failed
+    domains: DomainSweep = field(default_factory=DomainSweep)
     errors: list[str] = field(default_factory=list)
     drift: DriftSummary | None = None
 
@@ -71,6 +76,7 @@ class Reconciler:
         factory: sessionmaker[Session],
         settings: Settings,
         kube: ClusterView | None = None,
+        verifier: DnsVerifier | None = None,
         *,
         drift: bool | None = None,
     ):
@@ -82,6 +88,7 @@ class Reconciler:
 
             kube = get_kube(settings)
         self.factory, self.settings, self.kube = factory, settings, kube
+        self.verifier = verifier or DnsVerifier(settings)
         enabled = (settings.drift_detection and real) if drift is None else drift
         self.drift = DriftCheck(factory, settings, kube) if enabled else None  # type: ignore[arg-type]
 
@@ -89,8 +96,15 @@ class Reconciler:
         while not stop.is_set():
             report = await self.sweep()
             drifted = report.drift is not None and (report.drift.drifted or report.drift.errors)
-            if report.orphans_deleted or report.vanished or report.reclaimed_jobs or report.errors or drifted:
-                log.info("reconciler sweep", extra={"report": report.__dict__})
+            if (
+                report.orphans_deleted
+                or report.vanished
+                or report.reclaimed_jobs
+                or report.errors
+                or report.domains.changed
+                or drifted
+            ):
+                log.info("reconciler sweep", extra={"report": asdict(report)})
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.reconcile_interval_seconds)
             except TimeoutError:
@@ -103,6 +117,11 @@ class Reconciler:
         except Exception as exc:  # the database may be briefly unavailable; the next sweep retries
             log.exception("reclaiming expired leases failed")
             report.errors.append(f"reclaim: {type(exc).__name__}")
+        try:
+            report.domains = await sweep_domains(self.factory, self.settings, self.verifier)
+        except Exception as exc:  # the database may be briefly unavailable; the next sweep retries
+            log.exception("the domain sweep failed")
+            report.errors.append(f"domains: {type(exc).__name__}")
         try:
             namespaces = await self.kube.list_managed_namespaces()
         except StoreplaneError as exc:

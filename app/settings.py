@@ -1,5 +1,6 @@
 """The one settings class: every knob is a STOREPLANE_* environment variable."""
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,24 @@ class Settings(UsersSettings):
     # Scheme of the store URLs shown to users ("https" once cert-manager issues certificates).
     store_url_scheme: str = Field(default="http", pattern="^https?$")
 
+    # Custom domains (app/domains): the platform's public ingress address that a linked domain must
+    # point at — a DNS name for CNAME records and/or addresses for A/AAAA records (an apex domain
+    # cannot have a CNAME). Neither set: custom domains are not offered.
+    public_ingress_host: str = ""
+    public_ingress_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Nameservers the DNS checks ask ("ip" or "ip:port", comma-separated); empty: /etc/resolv.conf.
+    # Point them at a resolver that does not cache for long, or checks see old answers.
+    dns_resolvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_domains_per_store: int = Field(default=5, ge=0, le=100)
+    # Pending domains are checked again by the sweep: base·2^(checks-1) seconds after each failed
+    # check, at most max; a domain still unproven after the expiry fails (remove it, add it again).
+    domain_check_base_seconds: float = Field(default=60.0, gt=0)
+    domain_check_max_seconds: float = Field(default=3600.0, gt=0)
+    domain_pending_expiry_seconds: float = Field(default=72 * 3600.0, gt=0)
+    # At most this many DNS checks per sweep (the rest wait for the next one), 8 at a time.
+    domain_checks_per_sweep: int = Field(default=50, ge=1, le=1000)
+
     # Concurrency: helm processes at once in one worker, and across all workers.
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     global_concurrency: int = Field(default=16, ge=1, le=1024)
@@ -124,6 +143,36 @@ class Settings(UsersSettings):
             )
         return value
 
+    @field_validator("public_ingress_host")
+    @classmethod
+    def _ingress_host_is_a_dns_name(cls, value: str) -> str:
+        value = value.strip().rstrip(".").lower()
+        if value and (len(value) > 253 or not all(_DNS_LABEL.fullmatch(p) for p in value.split("."))):
+            raise ValueError(f"STOREPLANE_PUBLIC_INGRESS_HOST {value!r} is not a DNS name")
+        return value
+
+    @field_validator("public_ingress_ips", "dns_resolvers", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_ingress_ips")
+    @classmethod
+    def _ips_are_addresses(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(v)) for v in value]
+        except ValueError as exc:
+            raise ValueError(f"STOREPLANE_PUBLIC_INGRESS_IPS: {exc}") from exc
+
+    @field_validator("dns_resolvers")
+    @classmethod
+    def _resolvers_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_nameserver(entry)  # raises ValueError with the reason
+        return value
+
     @field_validator("reserved_names", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
@@ -146,6 +195,10 @@ class Settings(UsersSettings):
                 f"STOREPLANE_WORKER_CONCURRENCY ({self.worker_concurrency}) cannot exceed "
                 f"STOREPLANE_GLOBAL_CONCURRENCY ({self.global_concurrency})"
             )
+        if self.domain_check_base_seconds > self.domain_check_max_seconds:
+            raise ValueError(
+                "STOREPLANE_DOMAIN_CHECK_BASE_SECONDS cannot exceed STOREPLANE_DOMAIN_CHECK_MAX_SECONDS"
+            )
         if self.retry_base_seconds > self.retry_max_seconds:
             raise ValueError("STOREPLANE_RETRY_BASE_SECONDS cannot exceed STOREPLANE_RETRY_MAX_SECONDS")
         if not self.database_url and self.database_url_file:
@@ -153,8 +206,34 @@ class Settings(UsersSettings):
         return self
 
     @property
+    def domains_enabled(self) -> bool:
+        """Custom domains need somewhere for them to point: the operator's public ingress address."""
+        return bool(self.public_ingress_host or self.public_ingress_ips)
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'storeplane.db'}"
+
+
+def parse_nameserver(entry: str) -> tuple[str, int]:
+    """'203.0.113.53', '127.0.0.1:5353', '[::1]:5353' or '::1' → (address, port)."""
+    text, port = entry.strip(), "53"
+    if text.startswith("["):
+        address, _, rest = text[1:].partition("]")
+        if rest:
+            port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        address, port = text.split(":")
+    else:
+        address = text
+    try:
+        ipaddress.ip_address(address)
+        number = int(port)
+    except ValueError as exc:
+        raise ValueError(f"STOREPLANE_DNS_RESOLVERS: {entry!r} is not an address[:port]") from exc
+    if not 1 <= number <= 65535:
+        raise ValueError(f"STOREPLANE_DNS_RESOLVERS: {entry!r} has no valid port")
+    return address, number
 
 
 def _read_secret_file(path: str, name: str) -> str:

@@ -4,6 +4,7 @@ import sys
 
 from bench import (
     api_latency,
+    dashboard,
     drift_sweep,
     helm_memory,
     medusa_native,
@@ -12,6 +13,7 @@ from bench import (
     read_burst,
     realistic,
     rollout,
+    thousand,
     worker_scaling,
 )
 
@@ -26,6 +28,8 @@ BENCHMARKS = {
     "realistic": realistic.main,
     "rollout": rollout.main,
     "drift": drift_sweep.main,
+    "thousand": thousand.main,
+    "dashboard": dashboard.main,
 }
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
                 started = time.perf_counter()
                 http.get(path).raise_for_status()
                 timings[label].append((time.perf_counter() - started) * 1000)
-            statuses = [s["status"] for s in http.get("/api/v1/stores").json()]
+            statuses = [s["status"] for s in http.get("/api/v1/stores").json()["items"]]
             busy += any(s in ("pending", "provisioning") for s in statuses)
         print(f"{args.stores} stores provisioning; {busy}/{args.requests} rounds ran while some were")
         for label, samples in timings.items():

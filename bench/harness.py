@@ -107,6 +107,18 @@ def _wait_healthy(platform: Platform, limit: float = 60) -> None:
     raise RuntimeError(f"serve not healthy after {limit} s:\n{tail(platform.log)}")
 
 
+def all_stores(http: httpx.Client, query: str = "") -> list[dict]:
+    """Every store GET /api/v1/stores lists, page after page (`query`: its filters)."""
+    found: list[dict] = []
+    cursor = ""
+    while True:
+        page = http.get(f"/api/v1/stores?limit=200&{query}{cursor}").raise_for_status().json()
+        found += page["items"]
+        if page["next_cursor"] is None:
+            return found
+        cursor = f"&cursor={page['next_cursor']}"
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

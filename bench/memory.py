@@ -15,7 +15,7 @@ from app.db.models import Store
 from app.db.users import get_or_create_user
 from app.simcluster.processes import free_port
 from app.simcluster.session import ensure_cluster
-from bench.harness import BENCH_NODES, platform_env, rss_mb, running_platform
+from bench.harness import BENCH_NODES, all_stores, platform_env, rss_mb, running_platform
 
 
 def fill(database_url: str, count: int) -> None:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         with running_platform(cluster, data, args=("--no-workers",)) as platform, platform.client() as http:
             fill(url, args.stores)
             for _ in range(50):
-                assert len(http.get("/api/v1/stores").json()) >= args.stores
+                assert len(all_stores(http)) >= args.stores
             print(f"API process (serve --no-workers), {args.stores} stores listed 50 times: "
                   f"{rss_mb(platform.process.pid):.0f} MB RSS (target < 150 MB)")  # fmt: skip
         env = platform_env(cluster, data, free_port())

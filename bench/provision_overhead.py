@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
-from bench.harness import BENCH_NODES, LOCAL_STORE_VALUES, STORE_CHART, running_platform
+from bench.harness import BENCH_NODES, LOCAL_STORE_VALUES, STORE_CHART, all_stores, running_platform
 
 PSA = ["pod-security.kubernetes.io/enforce=restricted"]
 
@@ -64,7 +64,7 @@ def through_api(cluster: ClusterClient, count: int, concurrency: int) -> tuple[f
         pending = set(ids)
         failed = 0
         while pending:
-            for store in http.get("/api/v1/stores").json():
+            for store in all_stores(http):
                 if store["id"] in pending and store["status"] in ("ready", "failed"):
                     pending.discard(store["id"])
                     failed += store["status"] == "failed"

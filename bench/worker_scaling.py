@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
-from bench.harness import BENCH_NODES, platform_env, running_platform
+from bench.harness import BENCH_NODES, all_stores, platform_env, running_platform
 from tests.fixtures_db import fresh_postgres_database, throwaway_postgres
 
 
@@ -46,11 +46,7 @@ def run(cluster: ClusterClient, admin_url: str, workers: int, stores: int, concu
                     for i in range(stores)
                 }
                 while ids:
-                    done = {
-                        s["id"]
-                        for s in http.get("/api/v1/stores").json()
-                        if s["status"] in ("ready", "failed")
-                    }
+                    done = {s["id"] for s in all_stores(http) if s["status"] in ("ready", "failed")}
                     ids -= done
                     time.sleep(0.2)
                 return time.monotonic() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.api.problems import Problem
 from app.api.schemas import RevisionPublic
 from app.db.models import Store
@@ -39,3 +41,16 @@ async def store_history(store: Store, settings: Settings) -> list[RevisionPublic
         )
         for r in revisions
     ]
+
+
+async def revision_values(store: Store, settings: Settings, revision: int) -> dict[str, Any] | None:
+    """The values of one stored revision (a live read of Helm's storage), e.g. the domains it serves."""
+    actions, make_target = reconcile_actions(settings)
+    try:
+        return await actions.revision_values(make_target(StoreSnapshot.of(store, owner="")), revision)  # type: ignore[attr-defined]
+    except RetryableError as exc:
+        raise Problem(
+            503, "cluster-unavailable", f"Cannot read revision {revision} now: {exc.message}"
+        ) from exc
+    except PermanentError as exc:
+        raise Problem(502, "history-unavailable", f"Cannot read revision {revision}: {exc.message}") from exc

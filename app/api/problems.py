@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.db.stores import IdempotencyMismatch, NameReserved, NameTaken
+from app.domains.errors import DomainError
 from app.fleet.rollouts import RolloutRefused, StoreInRollout
 from app.jobs.queue import ActiveJobExists
 from app.lifecycle import IllegalTransition
@@ -180,6 +181,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NameReserved)
     async def _reserved(_: Request, exc: NameReserved) -> JSONResponse:
         return problem_response(422, "name-reserved", str(exc))
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.message)
 
     @app.exception_handler(IdempotencyMismatch)
     async def _mismatch(_: Request, exc: IdempotencyMismatch) -> JSONResponse:

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import audit, credentials, fleet, health, stores, tokens, users
+from app.api.routes import audit, credentials, domains, fleet, health, stores, tokens, users
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(stores.router)
+api_router.include_router(domains.router)
 api_router.include_router(credentials.router)
 api_router.include_router(health.router)
 api_router.include_router(tokens.router)

@@ -6,6 +6,8 @@ Each function raises the exceptions the API maps to problems (`Problem`, `NameTa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,12 +15,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import errors, metrics
-from app.api.history import store_history
+from app.api import cursors
+from app.api.history import revision_values, store_history
 from app.api.problems import Problem
+from app.api.schemas import STORE_CURSOR, StoreListQuery
+from app.db import domains
 from app.db.engine import read_transaction, transaction
 from app.db.events import list_events
 from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
-from app.db.stores import create_store, list_stores, request_action, visible_store
+from app.db.stores import (
+    StoreFilter,
+    StoreSlice,
+    create_store,
+    list_page,
+    position_of,
+    request_action,
+    visible_store,
+)
 from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
 from app.fleet.rollouts import refuse_if_in_rollout
 from app.helm.chart import built_engines
@@ -38,6 +51,53 @@ def found(session: Session, user: User, store_id: str) -> Store:
 def read_visible(factory: sessionmaker[Session], user: User, store_id: str) -> Store:
     with read_transaction(factory) as session:
         return found(session, user, store_id)
+
+
+@dataclass(frozen=True)
+class StoreListing:
+    """One page of a store list and the cursors around it."""
+
+    page: StoreSlice
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def list_visible(
+    session: Session, user: User, query: StoreListQuery, *, count_start: bool = False
+) -> StoreListing:
+    """A page of the stores `user` may see that match `query`. The cursor only says where the page
+    starts: who sees what is decided here, from `user`, on every page."""
+    if query.owner is not None and not user.is_admin and query.owner != user.name:
+        raise Problem(
+            403,
+            "owner-filter-forbidden",
+            "Only an administrator can list another user's stores; leave out owner to list yours.",
+        )
+    after = before = None
+    cursor = query.decoded_cursor()
+    if cursor is not None:
+        created_at, store_id = cursor.keys
+        assert isinstance(created_at, datetime) and isinstance(store_id, str)  # STORE_CURSOR_KEYS
+        if cursor.direction == cursors.Direction.AFTER:
+            after = (created_at, store_id)
+        else:
+            before = (created_at, store_id)
+    wanted = StoreFilter(
+        statuses=tuple(query.status),
+        engines=tuple(query.engine),
+        owner=query.owner,
+        name_prefix=query.name_prefix,
+        include_deleted=query.include_deleted,
+    )
+    page = list_page(
+        session, user, wanted, limit=query.limit, after=after, before=before, count_start=count_start
+    )
+    following = preceding = None
+    if page.more_after and page.stores:
+        following = cursors.encode(STORE_CURSOR, cursors.Direction.AFTER, position_of(page.stores[-1]))
+    if page.more_before and page.stores:
+        preceding = cursors.encode(STORE_CURSOR, cursors.Direction.BEFORE, position_of(page.stores[0]))
+    return StoreListing(page, following, preceding)
 
 
 def chart_engines(settings: Settings) -> tuple[str, tuple[str, ...]]:
@@ -118,14 +178,11 @@ def act(
         if store.helm_revision is None:
             raise IllegalTransition(f"Store {store.name} has no deployed revision to apply again.")
         args = {"revision": store.helm_revision}
+    if action == Action.ROLLBACK and args and "domains" in args:
+        domains.check_revision_domains(session, store, args["domains"], int(args["revision"]))
     request_action(session, store, action, settings=settings, args=args, request_id=current_request_id())
     session.flush()
     return store
-
-
-def list_visible(session: Session, user: User, *, include_deleted: bool = False) -> list[Store]:
-    """The stores `user` may see (all of them for an admin), newest first."""
-    return list_stores(session, user, include_deleted=include_deleted)
 
 
 def busy_ids(session: Session, store_ids: list[str]) -> set[str]:
@@ -150,6 +207,14 @@ def owner_names(session: Session, stores: list[Store]) -> dict[int, str]:
 def events(session: Session, user: User, store_id: str, *, limit: int = 200) -> list[StoreEvent]:
     """The visible store's activity log, oldest first."""
     return list_events(session, found(session, user, store_id).id, limit=limit)
+
+
+async def rollback_args(store: Store, settings: Settings, revision: int) -> dict[str, Any]:
+    """The rollback job's args: the revision (checked against the live history) and the domains it
+    serves, so the store's domains follow the rollback when it succeeds (app/db/domains.py)."""
+    await check_revision(store, settings, revision)
+    served = domains.revision_served(store, await revision_values(store, settings, revision))
+    return {"revision": revision, "domains": served}
 
 
 async def check_revision(store: Store, settings: Settings, revision: int) -> None:

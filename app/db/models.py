@@ -1,5 +1,5 @@
-"""SQLModel tables: users, API tokens, stores, jobs, store events, audit log, schema compatibility,
-rollouts and their steps.
+"""SQLModel tables: users, API tokens, stores, store domains, jobs, store events, audit log, schema
+compatibility, rollouts and their steps.
 
 Timestamps are stored as naive UTC (SQLite has no time zones) and read back as aware UTC.
 """
@@ -96,6 +96,9 @@ class Store(SQLModel, table=True):
             sqlite_where=text(_LIVE_STORE_SQL),
             postgresql_where=text(_LIVE_STORE_SQL),
         ),
+        # The store list's order (newest first, then id; app.db.stores.LIST_ORDER), read backwards:
+        # a page is an index range, not a sort of every store.
+        Index("ix_stores_list_order", "created_at", "id"),
     )
 
     id: str = Field(sa_column=Column(String(16), primary_key=True))
@@ -131,6 +134,51 @@ class Store(SQLModel, table=True):
     drifted: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
     drift: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     drift_checked_at: datetime | None = _ts()
+    # The host the deployed release serves as primary (every other host redirects to it); None: `host`.
+    # Written only from what a store action applied, so it is what visitors actually get.
+    primary_host: str | None = Field(default=None, sa_column=Column(String(253), nullable=True))
+
+
+# Domain states in which the domain belongs to its store (app/domains/states.py CLAIMED).
+_CLAIMED_DOMAIN_SQL = "state IN ('verified', 'active', 'removing')"
+
+
+class StoreDomain(SQLModel, table=True):
+    """A domain linked to a store (app/domains): its proof token, state and the last check's result."""
+
+    __tablename__ = "store_domains"
+    __table_args__ = (
+        Index("uq_store_domains_store_name", "store_id", "name", unique=True),
+        # A proven domain belongs to one store on the whole platform. Pending claims do not hold it, so
+        # nobody can block a domain they cannot prove; the first store to prove it wins.
+        Index(
+            "uq_store_domains_claimed_name",
+            "name",
+            unique=True,
+            sqlite_where=text(_CLAIMED_DOMAIN_SQL),
+            postgresql_where=text(_CLAIMED_DOMAIN_SQL),
+        ),
+        Index("ix_store_domains_due", "state", "next_check_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(sa_column=Column(String(16), ForeignKey("stores.id"), nullable=False, index=True))
+    # Lower-case ASCII; an IDN as punycode (app/domains/names.py): one spelling per domain.
+    name: str = Field(sa_column=Column(String(253), nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    # Published by the owner in TXT _storeplane.<name>; public by design, never a secret.
+    token: str = Field(sa_column=Column(String(64), nullable=False))
+    # What the last check found, or why the domain failed or is not served.
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A rollback stopped serving it: the sweep leaves it verified instead of serving it again.
+    held: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    checks: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    created_at: datetime = _created()
+    checked_at: datetime | None = _ts()
+    next_check_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts()
+    verified_at: datetime | None = _ts()
+    activated_at: datetime | None = _ts()
 
 
 class Job(SQLModel, table=True):

@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db.engine import utcnow
 from app.db.events import append_event
-from app.db.models import Store, User
+from app.db.models import Store, User, UTCDateTime
 from app.jobs.queue import JobStatus, active_job, enqueue
 from app.lifecycle import Action, StoreStatus, on_request
 from app.limits import enforce_store_limits, serialise_store_creation
@@ -166,7 +168,8 @@ def request_action(
         store.status, store.status_reason = becomes, None
     store.updated_at = now
     detail = f" to revision {args['revision']}" if args and "revision" in args else ""
-    append_event(session, store_id=store.id, step=action, message=f"{action}{detail} requested")
+    change = f": {args['change']}" if args and "change" in args else ""  # a domains action says what
+    append_event(session, store_id=store.id, step=action, message=f"{action}{detail} requested{change}")
     return store
 
 
@@ -198,10 +201,114 @@ def visible_store(session: Session, user: User, store_id: str) -> Store | None:
     return store
 
 
-def list_stores(session: Session, user: User, *, include_deleted: bool = False) -> list[Store]:
-    query = select(Store).order_by(Store.created_at.desc(), Store.id)  # type: ignore[attr-defined]
+# The list's order: newest first, ties (same microsecond) by id, so the order is total and a keyset
+# position names exactly one place in it. Both descending, so one plain index (ix_stores_list_order,
+# created_at + id) serves it read backwards, and a position is a single row-value comparison.
+LIST_ORDER = (col(Store.created_at).desc(), col(Store.id).desc())
+Position = tuple[datetime, str]  # (created_at, id) of a store in LIST_ORDER
+
+
+@dataclass(frozen=True)
+class StoreFilter:
+    """What a list asks for; visibility (owner or admin) is applied on top, never taken from here."""
+
+    statuses: tuple[str, ...] = ()  # any of these; 'deleted' among them lists tombstones too
+    engines: tuple[str, ...] = ()
+    owner: str | None = None  # a user name
+    name_prefix: str | None = None
+    include_deleted: bool = False  # without statuses: also the Deleted tombstones
+
+
+@dataclass(frozen=True)
+class StoreSlice:
+    stores: list[Store]  # in LIST_ORDER
+    total: int  # stores matching the filter, on every page
+    more_after: bool  # stores follow the last one
+    more_before: bool  # stores precede the first one
+    start: int | None = None  # how many precede the first one (only when asked: one more count)
+
+
+def _matching(user: User, f: StoreFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if not user.is_admin:
-        query = query.where(Store.owner_id == user.id)
-    if not include_deleted:
-        query = query.where(Store.status != StoreStatus.DELETED)
-    return list(session.execute(query).scalars())
+        where.append(Store.owner_id == user.id)
+    if f.statuses:
+        where.append(col(Store.status).in_(f.statuses))
+    elif not f.include_deleted:
+        where.append(Store.status != StoreStatus.DELETED)
+    if f.engines:
+        where.append(col(Store.engine).in_(f.engines))
+    if f.owner is not None:
+        where.append(Store.owner_id == select(User.id).where(User.name == f.owner).scalar_subquery())
+    if f.name_prefix:
+        where.append(col(Store.name).startswith(f.name_prefix, autoescape=True))
+    return where
+
+
+def _row_key() -> ColumnElement[Any]:
+    return tuple_(col(Store.created_at), col(Store.id))
+
+
+def _as_key(p: Position) -> ColumnElement[Any]:
+    return tuple_(literal(p[0], UTCDateTime()), literal(p[1]))
+
+
+def _after(p: Position) -> ColumnElement[bool]:
+    """Stores that come after `p` in LIST_ORDER: older, or as old with a smaller id."""
+    return _row_key() < _as_key(p)
+
+
+def _before(p: Position) -> ColumnElement[bool]:
+    return _row_key() > _as_key(p)
+
+
+def position_of(store: Store) -> Position:
+    return store.created_at, store.id
+
+
+def list_page(
+    session: Session,
+    user: User,
+    f: StoreFilter,
+    *,
+    limit: int,
+    after: Position | None = None,
+    before: Position | None = None,
+    count_start: bool = False,
+) -> StoreSlice:
+    """One page of the stores `user` may see that match `f`, in LIST_ORDER (keyset pagination).
+
+    `after`: the page following that position; `before`: the page preceding it — unless nothing
+    precedes it, then the first page (a page back to the start is always a full first page). A store
+    created while someone pages is newer than every position already handed out, so it never shifts
+    a later page; a deleted one just stops being listed. Nothing is skipped or repeated.
+    """
+    where = _matching(user, f)
+    total = session.execute(select(func.count()).select_from(Store).where(*where)).scalar_one()
+    if before is not None:
+        newest_last = (col(Store.created_at).asc(), col(Store.id).asc())
+        query = select(Store).where(*where, _before(before)).order_by(*newest_last).limit(limit + 1)
+        rows = list(session.execute(query).scalars())
+        if len(rows) > limit:  # a full page, and more before it
+            stores = rows[:limit][::-1]
+            start = _count_before(session, where, position_of(stores[0])) if count_start else None
+            return StoreSlice(stores, total, more_after=True, more_before=True, start=start)
+        after = None  # at most a page precedes the position: that is the first page
+    query = select(Store).where(*where)
+    if after is not None:
+        query = query.where(_after(after))
+    rows = list(session.execute(query.order_by(*LIST_ORDER).limit(limit + 1)).scalars())
+    stores = rows[:limit]
+    more_before = False
+    if after is not None and stores:  # (an empty page past the end has no "before": start again)
+        first = select(Store.id).where(*where, _before(position_of(stores[0]))).limit(1)
+        more_before = session.execute(first).first() is not None
+    start = None
+    if count_start:
+        start = _count_before(session, where, position_of(stores[0])) if stores and more_before else 0
+    return StoreSlice(stores, total, more_after=len(rows) > limit, more_before=more_before, start=start)
+
+
+def _count_before(session: Session, where: list[ColumnElement[bool]], first: Position) -> int:
+    query = select(func.count()).select_from(Store).where(*where, _before(first))
+    return session.execute(query).scalar_one()

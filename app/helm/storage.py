@@ -57,6 +57,16 @@ def revisions(records: Iterable[Mapping[str, Any]]) -> list[Revision]:
     return sorted(rows, key=lambda r: r.revision)
 
 
+def values_of(records: Iterable[Mapping[str, Any]], revision: int) -> dict[str, Any] | None:
+    """The values the release was given at `revision` (Helm's `config`: what we sent, not the chart's
+    defaults); None if that revision is not stored."""
+    for record in records:
+        if int(record.get("version", -1)) == revision:
+            config = record.get("config") or {}
+            return config if isinstance(config, dict) else {}
+    return None
+
+
 def decode_release(data: bytes) -> dict[str, Any]:
     """The Secret's `release` value (already base64-decoded once by the API) → the release record."""
     raw = base64.b64decode(data)
@@ -87,6 +97,35 @@ def manifest_documents(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 def manifest_objects(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(kind, name) of every object the revision's manifest applies."""
     return [(str(doc["kind"]), str(doc["metadata"]["name"])) for doc in manifest_documents(record)]
+
+
+# Kinds that live outside any namespace: deleting a store's namespace would leave them behind.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService", "CSIDriver", "CSINode", "ClusterIssuer", "ClusterRole", "ClusterRoleBinding",
+        "CustomResourceDefinition", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
+        "Node", "PersistentVolume", "PriorityClass", "RuntimeClass", "StorageClass",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+        "VolumeAttachment", "VolumeSnapshotClass",
+    }
+)  # fmt: skip
+DELETE_HOOK_EVENTS = frozenset({"pre-delete", "post-delete"})
+
+
+def uninstall_work(record: Mapping[str, Any]) -> list[str]:
+    """What `helm uninstall` of this revision would do that deleting its namespace would not: run a
+    delete hook, or remove a cluster-scoped object. Empty: the namespace deletion is enough."""
+    work = [
+        f"{kind} {name} is cluster-scoped"
+        for kind, name in manifest_objects(record)
+        if kind in CLUSTER_SCOPED_KINDS
+    ]
+    for hook in record.get("hooks") or []:
+        events = set(hook.get("events") or [])
+        if events & DELETE_HOOK_EVENTS:
+            when = "/".join(sorted(events & DELETE_HOOK_EVENTS))
+            work.append(f"{hook.get('kind', 'hook')} {hook.get('name', '?')} is a {when} hook")
+    return work
 
 
 def mark_failed(

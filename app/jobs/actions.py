@@ -72,6 +72,8 @@ def reconcile_actions(settings: Settings) -> tuple[StoreActions, TargetFactory]:
             host=s.host,
             values=s.chart_values,
             job_id=job_id,
+            extra_hosts=s.extra_hosts,
+            primary_host=s.primary_host,
         )
 
     return _WithSettings(reconcile, settings), target  # type: ignore[return-value]
@@ -91,7 +93,8 @@ async def dispatch(
     match kind:
         case "provision":
             revision = await actions.provision(target, emit=emit, timeout=timeout, slot=slot)
-        case "upgrade":
+        case "upgrade" | "domains":
+            # A domain change is an upgrade whose values carry the store's domains (StoreSnapshot).
             revision = await actions.upgrade(target, emit=emit, timeout=timeout, slot=slot)
         case "rollback":
             revision = await actions.rollback(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
+from app.db import domains
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Job, Store, User
@@ -36,9 +37,13 @@ class StoreSnapshot:
     status: StoreStatus
     chart_values: dict[str, Any]
     helm_revision: int | None
+    # Linked domains the action serves besides `host`, and the primary host ("" = `host`).
+    extra_hosts: tuple[str, ...] = ()
+    primary_host: str = ""
 
     @classmethod
-    def of(cls, store: Store, *, owner: str) -> StoreSnapshot:
+    def of(cls, store: Store, *, owner: str, domains: dict[str, Any] | None = None) -> StoreSnapshot:
+        served = domains or {"hosts": [], "primary": store.primary_host or ""}
         return cls(
             id=store.id,
             name=store.name,
@@ -49,6 +54,8 @@ class StoreSnapshot:
             status=StoreStatus(store.status),
             chart_values=dict(store.chart_values or {}),
             helm_revision=store.helm_revision,
+            extra_hosts=tuple(served["hosts"]),
+            primary_host=served["primary"],
         )
 
 
@@ -72,12 +79,22 @@ def _set_status(store: Store, target: StoreStatus, reason: str | None, now: date
     store.updated_at = now
 
 
+# Actions that apply the chart with the platform's values: the domains they serve are decided when
+# they start (app/db/domains.py applied_set) and recorded in the job, so success can adopt exactly them.
+APPLIES_VALUES = frozenset({Action.PROVISION, Action.UPGRADE, Action.DOMAINS})
+
+
 def start(factory: sessionmaker[Session], job: ClaimedJob) -> StoreSnapshot | None:
     """Mark the store as worked on (Pending → Provisioning) and log the attempt."""
     with transaction(factory) as session:
-        if _owned_job(session, job) is None:
+        row = _owned_job(session, job)
+        if row is None:
             return None
         store = _store(session, job.store_id)
+        applied = None
+        if job.kind in APPLIES_VALUES:
+            applied = domains.applied_set(session, store, job.args)
+            row.args = {**(row.args or {}), "applied": applied}
         now = utcnow()
         running = RUNNING.get(job.kind)
         if running and can_move(store.status, running):
@@ -85,7 +102,7 @@ def start(factory: sessionmaker[Session], job: ClaimedJob) -> StoreSnapshot | No
         attempt = f" (attempt {job.attempts} of {job.max_attempts})" if job.attempts > 1 else ""
         append_event(session, store_id=store.id, job_id=job.id, step=job.kind, message=f"started{attempt}")
         owner = session.execute(select(User.name).where(User.id == store.owner_id)).scalar_one()
-        return StoreSnapshot.of(store, owner=owner)
+        return StoreSnapshot.of(store, owner=owner, domains=applied)
 
 
 def succeed(
@@ -117,6 +134,8 @@ def succeed(
                     metrics.provisioning_succeeded(store.engine, (now - store.created_at).total_seconds())
             if store.status == StoreStatus.DELETED:
                 store.deleted_at = now
+                domains.free_domains(session, store.id)  # the namespace and its Ingresses are gone
+            _adopt_domains(session, store, row, now)
             # Verify's own event words its result (an order placed, or on the simulated cluster
             # only the Kubernetes and Helm checks); this line only closes the job.
             done = {Action.DELETE: "deleted: every resource is gone", Action.VERIFY: "helm test passed"}
@@ -140,6 +159,15 @@ def _record_revision(store: Store, version: RunningVersion | None) -> None:
         store.app_version = version.app_version or None
         store.values_digest = version.values_digest
     store.drifted, store.drift, store.drift_checked_at = None, None, None
+
+
+def _adopt_domains(session: Session, store: Store, row: Job, now: datetime) -> None:
+    """What a successful action deployed decides which domains are served and which is primary."""
+    args = row.args or {}
+    if "applied" in args:
+        domains.adopt_applied(session, store, args["applied"], now=now)
+    elif row.kind == Action.ROLLBACK and "domains" in args:
+        domains.adopt_revision(session, store, args["domains"], int(args["revision"]), now=now)
 
 
 def fail(

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from app.pages import fleet, login, stores, tokens, users
+from app.pages import domains, fleet, login, stores, tokens, users
 
 router = APIRouter()
 router.include_router(login.router)
 router.include_router(stores.router)
+router.include_router(domains.router)
 router.include_router(tokens.router)
 router.include_router(users.router)
 router.include_router(fleet.router)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app import errors
 from app.fleet.versions import RunningVersion
-from app.helm import Revision
+from app.helm import Revision, storage
 from app.reconcile import install as _install
 from app.reconcile import repair as _repair
 from app.reconcile import rollback as _rollback
@@ -19,7 +19,7 @@ from app.reconcile import upgrade as _upgrade
 from app.reconcile import verify as _verify
 from app.reconcile.ready import settle
 from app.reconcile.running import running_version
-from app.reconcile.state import Observation, ReleaseState, applied_by, classify, observe
+from app.reconcile.state import Observation, ReleaseState, applied_by, classify, observe, release_records
 from app.reconcile.target import Budget, EventSink, NoSlot, Slot, StoreTarget
 from app.reconcile.toolkit import Toolkit, toolkit
 from app.reconcile.unlock import unlock
@@ -37,6 +37,7 @@ __all__ = [
     "history",
     "provision",
     "repair",
+    "revision_values",
     "rollback",
     "running",
     "upgrade",
@@ -204,6 +205,15 @@ async def history(t: StoreTarget, *, settings: Settings | None = None) -> list[R
     if not await kit.kube.namespace_exists(t.namespace):
         return []  # and helm, without rights in a namespace that does not exist, would be refused
     return await kit.helm.history(t.release, t.namespace)
+
+
+async def revision_values(t: StoreTarget, revision: int, *, settings: Settings | None = None) -> dict | None:  # type: ignore[type-arg]
+    """The values the store was given at `revision` (None if Helm no longer keeps it): what a rollback
+    to it would serve again, e.g. its linked domains."""
+    kit = toolkit(settings)
+    if not await kit.kube.namespace_exists(t.namespace):
+        return None
+    return storage.values_of(await release_records(t, kit), revision)
 
 
 async def _ensure_namespace(t: StoreTarget, kit: Toolkit, emit: EventSink) -> None:

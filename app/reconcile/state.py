@@ -77,15 +77,19 @@ def classify(history: list[Revision]) -> Observation:
     return Observation(state, reason, tuple(history))
 
 
+async def release_records(t: StoreTarget, kit: Toolkit) -> list[dict]:  # type: ignore[type-arg]
+    """Every stored revision of the release, decoded (one API request)."""
+    records = await kit.kube.list_secrets(t.namespace, storage.selector(t.release))
+    try:
+        return [storage.decode_release(r.data["release"]) for r in records if "release" in r.data]
+    except ValueError as exc:  # base64, gzip or JSON: not a record helm could read either
+        raise errors.PermanentError(f"helm's record of release {t.release} is unreadable: {exc}") from exc
+
+
 async def observe(t: StoreTarget, kit: Toolkit) -> Observation:
     """Read the release's revisions from Helm's storage Secrets: the same rows as `helm history`,
     in one API request instead of a helm process (observing happens several times per action)."""
-    records = await kit.kube.list_secrets(t.namespace, storage.selector(t.release))
-    try:
-        decoded = [storage.decode_release(r.data["release"]) for r in records if "release" in r.data]
-    except ValueError as exc:  # base64, gzip or JSON: not a record helm could read either
-        raise errors.PermanentError(f"helm's record of release {t.release} is unreadable: {exc}") from exc
-    return classify(storage.revisions(decoded))
+    return classify(storage.revisions(await release_records(t, kit)))
 
 
 async def revision_record(t: StoreTarget, kit: Toolkit, revision: int) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class StoreTarget:
     # The job acting on the store, if any: named in the Helm revisions it writes, so that a retry
     # of the same job after a crash recognises its own revision instead of writing another one.
     job_id: int | None = None
+    extra_hosts: tuple[str, ...] = ()  # verified custom domains the release serves besides `host`
+    primary_host: str = ""  # the host served as primary ("" = `host`); every other host redirects
 
     def __post_init__(self) -> None:
         # The actions delete what lives in `namespace`: refuse anything but a store namespace.

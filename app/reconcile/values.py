@@ -70,11 +70,14 @@ def chart_values(t: StoreTarget, settings: Settings) -> dict[str, Any]:
         "engine": t.engine,
         "host": t.host,
         "setup": {"activeDeadlineSeconds": setup_deadline(settings.helm_timeout)},
+        # Linked domains: only proven ones (app/db/domains.py), decided when the action starts.
+        "primaryHost": t.primary_host,
+        "ingress": {"extraHosts": list(t.extra_hosts)},
     }
     # The IngressClass comes with its NetworkPolicy selectors from the environment's store values
     # file; STOREPLANE_INGRESS_CLASS overrides the class only when set.
     if settings.ingress_class:
-        platform["ingress"] = {"className": settings.ingress_class}
+        platform["ingress"]["className"] = settings.ingress_class
     engine = ENGINES.get(t.engine)
     engine_values = dict(engine.chart_values) if engine else {}
     return merge(merge(merge(environment_values(settings), engine_values), platform), t.values)

@@ -98,10 +98,47 @@ The store's primary host: `host` if given, else <release>.<baseDomain>.
 {{- end -}}
 
 {{/*
-Every host the store's Ingress serves: the primary host, then ingress.extraHosts (JSON list).
+Every host the store answers on: its own host, then ingress.extraHosts, the linked domains the
+platform has proven (JSON list).
 */}}
 {{- define "store.ingressHosts" -}}
 {{- prepend .Values.ingress.extraHosts (include "store.host" .) | uniq | toJson -}}
+{{- end -}}
+
+{{/*
+The host the store is served at: primaryHost if set (it must be one of the store's hosts), else
+the store's own host. Every other host redirects to it permanently (templates/redirect).
+*/}}
+{{- define "store.primaryHost" -}}
+{{- $primary := .Values.primaryHost | default (include "store.host" .) -}}
+{{- if not (has $primary (include "store.ingressHosts" . | fromJsonArray)) -}}
+{{- fail (printf "primaryHost %q is not one of the store's hosts (host and ingress.extraHosts): add it to ingress.extraHosts first" $primary) -}}
+{{- end -}}
+{{- $primary -}}
+{{- end -}}
+
+{{/*
+The hosts that redirect to the primary host (JSON list; empty when the store has one host).
+*/}}
+{{- define "store.redirectHosts" -}}
+{{- without (include "store.ingressHosts" . | fromJsonArray) (include "store.primaryHost" .) | toJson -}}
+{{- end -}}
+
+{{/*
+Per-host names: store.hostObjectName (list $ "web" host). The store's own host keeps the plain
+"<release>-web" / "<release>-tls" (stable for stores made before linked domains); a linked domain
+gets a suffix from its name's hash, so its Ingress and certificate keep their names whichever host
+is primary, and cert-manager's Certificate stays owned by the same Ingress.
+*/}}
+{{- define "store.hostObjectName" -}}
+{{- $root := index . 0 -}}
+{{- $kind := index . 1 -}}
+{{- $host := index . 2 -}}
+{{- if eq $host (include "store.host" $root) -}}
+{{- include "store.componentName" (list $root $kind) -}}
+{{- else -}}
+{{- include "store.componentName" (list $root (printf "%s-%s" $kind (sha256sum $host | trunc 10))) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -117,10 +154,10 @@ in the store's namespace. The quota makes room for them (guardrails/resourcequot
 {{- end -}}
 
 {{/*
-Public base URL of the store; https only when TLS is enabled on the Ingress.
+Public base URL of the store, at its primary host; https only when TLS is enabled on the Ingress.
 */}}
 {{- define "store.url" -}}
-{{- printf "%s://%s" (ternary "https" "http" .Values.tls.enabled) (include "store.host" .) -}}
+{{- printf "%s://%s" (ternary "https" "http" .Values.tls.enabled) (include "store.primaryHost" .) -}}
 {{- end -}}
 
 {{/*
@@ -145,13 +182,23 @@ Name of the Secret holding the generated credentials (kept across upgrades with 
 {{- end -}}
 
 {{/*
-Engine dispatch: each engine defines store.<engine>.webPort, store.<engine>.databasePort and
-store.<engine>.setupInternet (in templates/<engine>/_<engine>.tpl), so the shared guardrails need
-no knowledge of any one engine.
+Engine dispatch: each engine defines store.<engine>.webPort, store.<engine>.databasePort,
+store.<engine>.setupInternet, store.<engine>.webService and store.<engine>.ingressAnnotations (in
+templates/<engine>/_<engine>.tpl), so the shared templates need no knowledge of any one engine.
 */}}
 {{- define "store.webPort" -}}
 {{- include "store.assertEngine" . -}}
 {{- include (printf "store.%s.webPort" .Values.engine) . -}}
+{{- end -}}
+
+{{- define "store.webService" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.webService" .Values.engine) . -}}
+{{- end -}}
+
+{{- define "store.engineIngressAnnotations" -}}
+{{- include "store.assertEngine" . -}}
+{{- include (printf "store.%s.ingressAnnotations" .Values.engine) . -}}
 {{- end -}}
 
 {{- define "store.databasePort" -}}

@@ -1,7 +1,7 @@
 """The stores dashboard in a real browser against the simulated cluster, the real store-chart and
-helm, with embedded workers: create a store and watch its row poll itself to Ready, open the detail
-page (events, Helm history, the password reveal), verify, upgrade and roll back, delete it and watch
-the row disappear. An invalid name is refused inline; another user cannot see the store.
+helm, with embedded workers: create a store and watch the page's poller bring its row to Ready, open
+the detail page (events, Helm history, the password reveal), verify, upgrade and roll back, delete it
+and watch the row disappear. An invalid name is refused inline; another user cannot see the store.
 
 KWOK runs no containers: "Ready" and Verify here prove the orchestration and the pages, not that
 WooCommerce serves an order (that is `helm test` on a real cluster)."""
@@ -30,6 +30,7 @@ PASSWORD = "Orchard-Lantern-7-passw0rd"
 # The committed screenshots are refreshed only on request (STOREPLANE_UPDATE_SCREENSHOTS=1), so a test
 # run does not dirty the checkout; otherwise they go to the test's temporary directory.
 DOCS_IMG = REPO_ROOT / "docs" / "img"
+SETTLED_DETAIL = "#store-detail[data-status=ready]:not(:has(#detail-poller))"  # nothing left to poll for
 SETTLE_MS = 300_000  # the provisioning deadline of a test store is 600 s; helm here takes seconds
 
 
@@ -56,7 +57,8 @@ def cluster_site(cluster: ClusterClient, tmp_path_factory: pytest.TempPathFactor
 def _remove_leftovers(site: Site, cluster: ClusterClient, headers: dict[str, str]) -> None:
     """A failed test must not leave a store behind in the shared cluster (through the API)."""
     api = f"{site.url}/api/v1/stores"
-    left = [s for s in httpx.get(api, headers=headers).json() if s["status"] != "deleted"]
+    listed = httpx.get(api, params={"limit": 200}, headers=headers).json()["items"]  # a test makes a few
+    left = [s for s in listed if s["status"] != "deleted"]
     for s in left:
         httpx.delete(f"{api}/{s['id']}", headers=headers)
     for s in left:
@@ -82,7 +84,7 @@ def _login(browser: Browser, site: Site, name: str) -> Page:
 
 def _create(page: Page, name: str) -> None:
     page.fill("#stores input[name=name]", name)
-    page.select_option("#stores select[name=engine]", "woocommerce")
+    page.select_option("#stores form.create select[name=engine]", "woocommerce")
     with page.expect_response(lambda r: r.url.endswith("/stores") and r.request.method == "POST"):
         page.click("text=Create store")
 
@@ -108,8 +110,8 @@ def test_a_store_is_created_watched_to_ready_verified_rolled_back_and_deleted(
     shots = DOCS_IMG if os.environ.get("STOREPLANE_UPDATE_SCREENSHOTS") == "1" else tmp_path
     page = _login(browser, site, "alice")
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm on every action
-    row_requests: list[str] = []
-    page.on("request", lambda r: "/row" in r.url and row_requests.append(r.url))
+    polls: list[str] = []
+    page.on("request", lambda r: "/changes?" in r.url and polls.append(r.url))
 
     # The simulated cluster runs no container: every page says so.
     expect(page.locator("#simulated-cluster-banner")).to_contain_text("No container runs")
@@ -118,18 +120,21 @@ def test_a_store_is_created_watched_to_ready_verified_rolled_back_and_deleted(
     row = page.locator("tr.store-row", has_text="browser-shop")
     expect(row).to_have_count(1)
     store_id = row.get_attribute("id").removeprefix("store-")  # type: ignore[union-attr]
-    assert row.get_attribute("hx-trigger") == "every 2s"  # not settled: it polls itself
+    expect(row.locator("input[name=watch]")).to_have_count(1)  # not settled: the page's poller asks about it
+    expect(page.locator("#store-poller")).to_have_attribute("hx-trigger", re.compile("load delay"))
 
-    # The row polls itself to Ready, then carries no trigger: polling stops.
-    page.wait_for_selector(f"#store-{store_id}[data-status=ready]:not([hx-trigger])", timeout=SETTLE_MS)
-    assert row_requests, "the row never polled"
+    # The poller brings the row to Ready; with nothing left to watch it stops.
+    page.wait_for_selector(f"#store-{store_id}[data-status=ready]", timeout=SETTLE_MS)
+    expect(row.locator("input[name=watch]")).to_have_count(0)
+    expect(page.locator("#store-poller")).not_to_have_attribute("hx-trigger", re.compile(".*"))
+    assert polls and all("/stores/changes?" in url for url in polls)
     expect(row.locator(".badge")).to_have_text("Ready")
     expect(row.locator("a.storefront-link")).to_have_attribute("href", "http://browser-shop.localhost/")
     expect(row.locator("a.admin-link")).to_have_attribute("href", "http://browser-shop.localhost/wp-admin/")
     assert re.fullmatch(r"(\d+m )?\d+s", row.locator("td.took").inner_text())
-    polled = len(row_requests)
-    page.wait_for_timeout(4500)  # two polling periods: a settled row asks for nothing
-    assert len(row_requests) == polled
+    polled = len(polls)
+    page.wait_for_timeout(4500)  # longer than the longest wait: a settled page asks for nothing
+    assert len(polls) == polled
     page.screenshot(path=str(shots / "dashboard.png"))
 
     # Another user sees neither the row nor the detail page.
@@ -156,7 +161,7 @@ def test_a_store_is_created_watched_to_ready_verified_rolled_back_and_deleted(
     # Verify: the block polls while the Helm test runs, then settles with the result in the log.
     with page.expect_response(f"**/stores/{store_id}/verify"):
         detail.get_by_role("button", name="Verify", exact=True).click()
-    page.wait_for_selector("#store-detail[data-status=ready]:not([hx-trigger])", timeout=SETTLE_MS)
+    page.wait_for_selector(SETTLED_DETAIL, timeout=SETTLE_MS)
     expect(
         page.locator("tr.event", has_text="Kubernetes and Helm checks passed; nothing ran in containers")
     ).to_have_count(1)
@@ -165,11 +170,11 @@ def test_a_store_is_created_watched_to_ready_verified_rolled_back_and_deleted(
     # Upgrade makes revision 2; rolling back to revision 1 makes revision 3.
     with page.expect_response(f"**/stores/{store_id}/upgrade"):
         detail.get_by_role("button", name="Upgrade", exact=True).click()
-    page.wait_for_selector("#store-detail[data-status=ready]:not([hx-trigger])", timeout=SETTLE_MS)
+    page.wait_for_selector(SETTLED_DETAIL, timeout=SETTLE_MS)
     expect(page.locator("#revision-2")).to_contain_text("deployed")
     with page.expect_response(f"**/stores/{store_id}/rollback"):
         page.locator("#revision-1").get_by_role("button", name="Roll back to this revision").click()
-    page.wait_for_selector("#store-detail[data-status=ready]:not([hx-trigger])", timeout=SETTLE_MS)
+    page.wait_for_selector(SETTLED_DETAIL, timeout=SETTLE_MS)
     expect(page.locator("#revision-3")).to_contain_text("Rollback to 1")
     expect(page.locator("#store-detail dd", has_text=re.compile(r"^3$"))).to_have_count(1)
     page.reload()  # the screenshot must not show the revealed password

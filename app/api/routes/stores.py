@@ -17,6 +17,8 @@ from app.api.schemas import (
     RevisionPublic,
     RollbackRequest,
     StoreCreate,
+    StoreListQuery,
+    StorePage,
     StorePublic,
     UpgradeRequest,
 )
@@ -58,10 +60,23 @@ def create(
     return public
 
 
-@router.get("", response_model=list[StorePublic])
-def list_(user: CurrentUser, session: SessionDep, settings: SettingsDep, include_deleted: bool = False):
-    stores = store_service.list_visible(session, user, include_deleted=include_deleted)
-    return [StorePublic.of(s, settings) for s in stores]
+@router.get("", response_model=StorePage, responses=problem_responses(403))
+def list_(
+    query: Annotated[StoreListQuery, Query()], user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> StorePage:
+    """Your stores (an administrator's: everyone's), newest first, a page at a time.
+
+    Follow `next_cursor` until it is null; `total` counts every page. The order is stable (created_at,
+    then id), so stores created or deleted meanwhile never make a page skip or repeat a store.
+    """
+    listing = store_service.list_visible(session, user, query)
+    return StorePage(
+        items=[StorePublic.of(s, settings) for s in listing.page.stores],
+        total=listing.page.total,
+        limit=query.limit,
+        next_cursor=listing.next_cursor,
+        prev_cursor=listing.prev_cursor,
+    )
 
 
 @router.get("/{store_id}", response_model=StorePublic)
@@ -117,11 +132,11 @@ async def rollback(
 ) -> StorePublic:
     """Roll back to a revision listed by GET /stores/{id}/history."""
     store = await run_in_threadpool(store_service.read_visible, factory, user, store_id)
-    await store_service.check_revision(store, settings, body.revision)
+    args = await store_service.rollback_args(store, settings, body.revision)
 
     def act() -> StorePublic:
         with transaction(factory) as session:
-            return _act(session, user, settings, store_id, Action.ROLLBACK, {"revision": body.revision})
+            return _act(session, user, settings, store_id, Action.ROLLBACK, args)
 
     return await run_in_threadpool(act)
 

@@ -17,12 +17,14 @@ whether its set-up Job needs the internet: it does not, everything it runs is in
 {{- define "store.medusa.postgresName" -}}{{ include "store.componentName" (list . "postgres") }}{{- end -}}
 
 {{/*
-Every origin the store answers on (primary host and extra hosts), for Medusa's CORS settings.
+Every origin the store answers on, the primary first (medusa-config.ts takes the first origin's
+scheme for its cookies), for Medusa's CORS settings. Other hosts redirect to the primary before they
+reach Medusa, so listing them only matters while a browser still holds a page from before a change.
 */}}
 {{- define "store.medusa.origins" -}}
 {{- $scheme := ternary "https" "http" .Values.tls.enabled -}}
 {{- $origins := list -}}
-{{- range prepend .Values.ingress.extraHosts (include "store.host" .) | uniq -}}
+{{- range prepend (include "store.ingressHosts" . | fromJsonArray) (include "store.primaryHost" .) | uniq -}}
 {{- $origins = append $origins (printf "%s://%s" $scheme .) -}}
 {{- end -}}
 {{- join "," $origins -}}
@@ -71,3 +73,9 @@ The keys of the generated credentials Secret.
 {{- define "store.medusa.secretKeys" -}}
 {{- list "postgres-password" "database-password" "admin-password" "jwt-secret" "cookie-secret" | toJson -}}
 {{- end -}}
+
+{{/* The Service the store's Ingress sends its primary host to. */}}
+{{- define "store.medusa.webService" -}}{{ include "store.medusa.webName" . }}{{- end -}}
+
+{{/* Ingress annotations the engine needs on its primary host: none. */}}
+{{- define "store.medusa.ingressAnnotations" -}}{}{{- end -}}

@@ -58,3 +58,19 @@ The keys of the generated credentials Secret. Salts are WordPress's cookie and n
 {{- define "store.woocommerce.secretKeys" -}}
 {{- list "mariadb-root-password" "mariadb-password" "admin-password" "auth-key" "secure-auth-key" "logged-in-key" "nonce-key" "auth-salt" "secure-auth-salt" "logged-in-salt" "nonce-salt" | toJson -}}
 {{- end -}}
+
+{{/* The Service the store's Ingress sends its primary host to. */}}
+{{- define "store.woocommerce.webService" -}}{{ include "store.componentName" (list . "wordpress") }}{{- end -}}
+
+{{/*
+Ingress annotations the engine needs (JSON map): ingress-nginx refuses bodies above 1m by default,
+so let uploads PHP accepts through (unless the environment set the annotation itself).
+*/}}
+{{- define "store.woocommerce.ingressAnnotations" -}}
+{{- $bodySize := "nginx.ingress.kubernetes.io/proxy-body-size" -}}
+{{- if and (eq .Values.ingress.className "nginx") (not (hasKey .Values.ingress.annotations $bodySize)) -}}
+{{- dict $bodySize (.Values.wordpress.uploadMaxSize | lower) | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}

@@ -64,6 +64,17 @@ class Platform:
     def get(self, path: str) -> Any:
         return self.client.get(f"/api/v1{path}", headers=self.headers)
 
+    def stores(self, query: str = "") -> list[dict[str, Any]]:
+        """Every store the list shows, following its pages (`query`: filters, e.g. "include_deleted=true")."""
+        found: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            page = self.get(f"/stores?limit=200&{query}{cursor}").json()
+            found += page["items"]
+            if page["next_cursor"] is None:
+                return found
+            cursor = f"&cursor={page['next_cursor']}"
+
     def delete(self, path: str) -> Any:
         return self.client.delete(f"/api/v1{path}", headers=self.headers)
 
@@ -125,7 +136,7 @@ def running_platform(
 
 def remove_leftovers(p: Platform) -> None:
     """Delete every store the test created that is not Deleted yet, through the API, and wait."""
-    left = [s for s in p.get("/stores").json() if s["status"] != "deleted"]
+    left = [s for s in p.stores() if s["status"] != "deleted"]
     for s in left:
         if s["status"] != "deleting":
             p.delete(f"/stores/{s['id']}")

@@ -23,7 +23,7 @@ def test_twenty_parallel_posts_with_one_idempotency_key_make_one_store_and_one_n
     (sid,) = ids
     assert platform.wait_for(sid, "ready", "failed")["status"] == "ready", platform.events(sid)
     # This test's database is fresh: every store in it was made by these twenty requests.
-    assert [s["id"] for s in platform.get("/stores?include_deleted=true").json()] == [sid]
+    assert [s["id"] for s in platform.stores("include_deleted=true")] == [sid]
     namespaces = platform.cluster.kubectl(
         "get", "namespace", "-l", f"storeplane.io/store-id={sid}", "-o", "name"
     )

@@ -84,5 +84,5 @@ def test_a_store_goes_from_create_to_deleted_leaving_nothing_behind(platform: Pl
     assert cluster.kubectl("get", "namespace", ns, "--ignore-not-found") == ""
     pvs = {pv["metadata"]["name"] for pv in cluster.kubectl_json("get", "pv")["items"]}
     assert not volumes & pvs
-    assert platform.get("/stores").json() == []
+    assert platform.stores() == []
     assert platform.post("/stores", {"name": "shop", "engine": "woocommerce"}).status_code == 202

@@ -41,17 +41,29 @@ def test_values_layer_environment_then_platform_then_the_store(tmp_path: Path) -
     assert values == {
         "engine": "woocommerce",
         "host": "shop.localhost",
-        "ingress": {"className": "nginx", "annotations": {"a": "b"}},
+        "primaryHost": "",
+        "ingress": {"className": "nginx", "annotations": {"a": "b"}, "extraHosts": []},
         "quota": {"pods": 4},
         "setup": {"activeDeadlineSeconds": 540},
     }
+
+
+def test_linked_domains_and_the_primary_are_platform_values_the_environment_cannot_set(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / "stores.yaml"
+    env_file.write_text("primaryHost: evil.example.net\ningress:\n  extraHosts: [evil.example.net]\n")
+    t = target(extra_hosts=("shop.example.org", "www.example.org"), primary_host="www.example.org")
+    values = chart_values(t, Settings(store_values_file=str(env_file)))
+    assert values["primaryHost"] == "www.example.org"
+    assert values["ingress"]["extraHosts"] == ["shop.example.org", "www.example.org"]
 
 
 def test_without_an_ingress_class_setting_the_environment_file_names_the_class(tmp_path: Path) -> None:
     env_file = tmp_path / "stores.yaml"
     env_file.write_text("ingress:\n  className: traefik\n")
     values = chart_values(target(), Settings(store_values_file=str(env_file), ingress_class=""))
-    assert values["ingress"] == {"className": "traefik"}
+    assert values["ingress"] == {"className": "traefik", "extraHosts": []}
 
 
 @pytest.mark.parametrize(("helm_timeout", "deadline"), [(600, 540), (1200, 1140), (180, 120), (60, 30)])

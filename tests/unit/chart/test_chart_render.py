@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.chart.render import CHART, VALUES_DIR, by_kind, helm, one, pod_specs, quantity, render
+from tests.unit.chart.render import (
+    CHART,
+    VALUES_DIR,
+    by_kind,
+    helm,
+    one,
+    pod_specs,
+    quantity,
+    render,
+    render_error,
+)
 
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 ENVIRONMENTS = [
@@ -314,18 +324,78 @@ def test_host_defaults_to_release_dot_base_domain_and_can_be_overridden():
     assert "tls" not in ingress["spec"]
 
 
-def test_tls_asks_cert_manager_for_every_host_including_custom_domains():
+def test_each_host_has_its_own_ingress_and_certificate_and_all_but_the_primary_redirect():
     values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
     objects = render(values, release="alpha")
-    ingress = one(objects, "Ingress")
-    hosts = ["alpha.stores.example.net", "shop.example.org", "www.example.org"]
-    assert [r["host"] for r in ingress["spec"]["rules"]] == hosts
-    assert ingress["spec"]["tls"] == [{"secretName": "alpha-tls", "hosts": hosts}]
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    by_host = {i["spec"]["rules"][0]["host"]: i for i in by_kind(objects, "Ingress")}
+    assert sorted(by_host) == ["alpha.stores.example.net", "shop.example.org", "www.example.org"]
+    secrets = set()
+    for host, ingress in by_host.items():
+        (rule,) = ingress["spec"]["rules"]
+        (tls,) = ingress["spec"]["tls"]  # one certificate per host: a host with wrong DNS fails alone
+        assert tls["hosts"] == [host] and tls["secretName"] not in secrets
+        secrets.add(tls["secretName"])
+        assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+        assert ingress["metadata"]["annotations"]["storeplane.io/host"] == host
+        backend = rule["http"]["paths"][0]["backend"]["service"]
+        assert backend == {
+            "name": "alpha-wordpress" if host == "www.example.org" else "alpha-redirect",
+            "port": {"name": "http"},
+        }
+    # The store's own host keeps the names it had before linked domains existed.
+    assert by_host["alpha.stores.example.net"]["metadata"]["name"] == "alpha-web"
+    assert by_host["alpha.stores.example.net"]["spec"]["tls"][0]["secretName"] == "alpha-tls"
     setup_env = {
         e["name"]: e.get("value") for e in pod_specs(objects)["Job/alpha-setup-r1"]["containers"][0]["env"]
     }
-    assert setup_env["STORE_URL"] == "https://alpha.stores.example.net"
+    assert setup_env["STORE_URL"] == "https://www.example.org"  # WordPress's home follows the primary
+    wp_config = next(
+        e["value"]
+        for e in pod_specs(objects)["Deployment/alpha-wordpress"]["containers"][0]["env"]
+        if e["name"] == "WORDPRESS_CONFIG_EXTRA"
+    )
+    assert "define('WP_HOME', 'https://www.example.org');" in wp_config
+    assert "define('WP_SITEURL', 'https://www.example.org');" in wp_config
+
+
+def test_a_hosts_ingress_and_certificate_keep_their_names_whichever_host_is_primary():
+    values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
+    names = {}
+    for primary in ("", "shop.example.org", "www.example.org"):
+        objects = render(values | {"primaryHost": primary}, release="alpha")
+        names[primary] = sorted(
+            (i["spec"]["rules"][0]["host"], i["metadata"]["name"], i["spec"]["tls"][0]["secretName"])
+            for i in by_kind(objects, "Ingress")
+        )
+    assert names[""] == names["shop.example.org"] == names["www.example.org"]
+
+
+def test_the_redirect_server_answers_301_to_the_primary_host_with_the_path_and_is_locked_down():
+    values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
+    objects = render(values, release="alpha")
+    conf = one(objects, "ConfigMap", "alpha-redirect")["data"]["nginx.conf"]
+    assert "return 301 https://www.example.org$request_uri;" in conf
+    assert "listen 8080 default_server;" in conf and "pid /tmp/nginx.pid;" in conf
+    deployment = one(objects, "Deployment", "alpha-redirect")
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["image"] == "nginxinc/nginx-unprivileged:1.28.0-alpine-slim"
+    assert container["command"][:3] == ["nginx", "-c", "/etc/storeplane/nginx.conf"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsUser"] == 101 and spec["automountServiceAccountToken"] is False
+    service = one(objects, "Service", "alpha-redirect")
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "redirect"
+    policy = one(objects, "NetworkPolicy", "alpha-redirect")["spec"]
+    assert policy["egress"] == [] and policy["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8080}]
+    # A store with one host has no redirect server at all.
+    plain = render(release="alpha")
+    assert [o for o in plain if o["metadata"]["name"] == "alpha-redirect"] == []
+
+
+def test_a_primary_host_that_is_not_one_of_the_stores_hosts_is_refused():
+    message = render_error({"primaryHost": "elsewhere.example.org"})
+    assert 'primaryHost "elsewhere.example.org" is not one of the store\'s hosts' in message
 
 
 def test_the_ingress_can_be_turned_off():
@@ -345,6 +415,7 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
         "Job/shop-setup-r1": 1,
         "CronJob/shop-cron": 1,  # concurrencyPolicy Forbid: one run at a time
         "Pod/shop-order-test": 1,
+        "Deployment/shop-redirect": 1,  # maxSurge 0: never two at once
     }
     total = {
         "requests.cpu": Decimal(0),
@@ -363,7 +434,7 @@ def workload_budget(objects: list[dict[str, Any]]) -> dict[str, Decimal]:
     # cert-manager's HTTP-01 solvers while TLS is on: one pod per host, with its own resources.
     ingress = by_kind(objects, "Ingress")
     if ingress and ingress[0]["spec"].get("tls"):
-        solvers = len(ingress[0]["spec"]["rules"])
+        solvers = sum(len(i["spec"]["rules"]) for i in ingress)
         solver = yaml.safe_load((CHART / "values.yaml").read_text())["tls"]["acmeSolver"]["resources"]
         total["pods"] += solvers
         for kind in ("requests", "limits"):
@@ -396,14 +467,19 @@ def test_peak_usage_fits_inside_the_quota_and_every_container_inside_the_limit_r
     assert len(sizes) <= int(hard["persistentvolumeclaims"])
 
 
-def test_the_quota_makes_room_for_one_acme_solver_pod_and_service_per_host():
+def test_the_quota_makes_room_for_one_acme_solver_pod_and_service_per_host_and_the_redirect():
     values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text())
-    objects = render(values, release="alpha")
-    hard = one(objects, "ResourceQuota")["spec"]["hard"]
-    hosts = len(one(objects, "Ingress")["spec"]["rules"])
-    services = len(by_kind(objects, "Service"))
-    assert (int(hard["pods"]), int(hard["services"])) == (8 + hosts, 4 + hosts)
-    assert services + hosts <= int(hard["services"])
+    for extra in ([], ["a.example.org", "b.example.org", "c.example.org"]):  # up to 6 hosts
+        hosts_values = values | {
+            "ingress": values["ingress"] | {"extraHosts": values["ingress"]["extraHosts"] + extra}
+        }
+        objects = render(hosts_values, release="alpha")
+        hard = one(objects, "ResourceQuota")["spec"]["hard"]
+        hosts = len(by_kind(objects, "Ingress"))
+        assert hosts == 3 + len(extra)
+        services = len(by_kind(objects, "Service"))
+        assert (int(hard["pods"]), int(hard["services"])) == (8 + hosts + 1, 4 + hosts + 1)
+        assert services + hosts <= int(hard["services"])
     plain = one(render(), "ResourceQuota")["spec"]["hard"]
     assert (plain["pods"], plain["services"]) == ("8", "4")
 

@@ -91,7 +91,7 @@ def test_images_are_ours_for_medusa_and_the_official_postgres(objects):
     specs = pod_specs(objects)
     workloads = ("Deployment/shop-medusa", "Job/shop-setup-r1", "Pod/shop-order-test")
     medusa_images = {c["image"] for w in workloads for c in containers(specs[w])}
-    assert medusa_images == {"storeplane/medusa:2.21.2-1"}
+    assert medusa_images == {"ghcr.io/storeplane/storeplane-medusa:2.21.2-1"}
     assert specs["StatefulSet/shop-postgres"]["containers"][0]["image"] == "postgres:15.17-bookworm"
     digest = "sha256:" + "a" * 64
     pinned = render(
@@ -225,17 +225,24 @@ def test_order_test_runs_the_order_script_in_the_store_image_against_the_web_ser
     assert data["postgres-init.sh"] == (FILES / "postgres-init.sh").read_text()
 
 
-def test_the_ingress_serves_every_host_from_medusa_with_tls_and_cors_for_each():
+def test_medusa_serves_its_primary_host_and_redirects_the_others_with_cors_primary_first():
     values = yaml.safe_load((CHART / "ci" / "custom-domains-values.yaml").read_text()) | MEDUSA
     objects = render(values, release="alpha")
-    ingress = one(objects, "Ingress")
-    hosts = ["alpha.stores.example.net", "shop.example.org", "www.example.org"]
-    assert [r["host"] for r in ingress["spec"]["rules"]] == hosts
-    backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
-    assert backends == {"alpha-medusa"}
-    assert ingress["spec"]["tls"] == [{"secretName": "alpha-tls", "hosts": hosts}]
+    backends = {
+        i["spec"]["rules"][0]["host"]: i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+        for i in by_kind(objects, "Ingress")
+    }
+    assert backends == {
+        "www.example.org": "alpha-medusa",
+        "alpha.stores.example.net": "alpha-redirect",
+        "shop.example.org": "alpha-redirect",
+    }
+    assert all(len(i["spec"]["tls"]) == 1 for i in by_kind(objects, "Ingress"))
     medusa = pod_specs(objects)["Deployment/alpha-medusa"]["containers"][0]
-    assert env_of(medusa)["STORE_ORIGINS"]["value"] == ",".join(f"https://{h}" for h in hosts)
+    origins = ["www.example.org", "alpha.stores.example.net", "shop.example.org"]
+    assert env_of(medusa)["STORE_ORIGINS"]["value"] == ",".join(f"https://{h}" for h in origins)
+    conf = one(objects, "ConfigMap", "alpha-redirect")["data"]["nginx.conf"]
+    assert "return 301 https://www.example.org$request_uri;" in conf
     assert by_kind(render(MEDUSA | {"ingress": {"enabled": False}}), "Ingress") == []
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -31,6 +33,21 @@ def fast_settings(db: Db, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def unreachable_kubeconfig(path: Path) -> Path:
+    """A kubeconfig whose API server is a closed loopback port: for a process that needs one to start
+    (the reconciler of `serve` with workers) in a test that is not about the cluster."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', "
+        "insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    return path
 
 
 def new_store(

@@ -91,8 +91,8 @@ def test_users_see_only_their_own_stores_and_admins_see_all(api: Api) -> None:
     assert api.client.get(f"/api/v1/stores/{sid}", headers=api.bob).status_code == 404
     assert api.client.delete(f"/api/v1/stores/{sid}", headers=api.bob).status_code == 404
     assert api.client.get(f"/api/v1/stores/{sid}/events", headers=api.bob).status_code == 404
-    assert api.client.get("/api/v1/stores", headers=api.bob).json() == []
-    assert [s["id"] for s in api.client.get("/api/v1/stores", headers=api.admin).json()] == [sid]
+    assert api.client.get("/api/v1/stores", headers=api.bob).json()["items"] == []
+    assert [s["id"] for s in api.client.get("/api/v1/stores", headers=api.admin).json()["items"]] == [sid]
     assert api.client.get(f"/api/v1/stores/{sid}", headers=api.alice).status_code == 200
 
 

@@ -77,7 +77,7 @@ def test_a_large_body_is_refused_before_the_route_so_nothing_is_done_or_audited(
     )
     _too_large(response)
     assert platform.audit() == []
-    assert platform.client.get("/api/v1/stores", headers=alice).json() == []
+    assert platform.client.get("/api/v1/stores", headers=alice).json()["items"] == []
 
 
 SECURITY_HEADERS = {

@@ -49,7 +49,11 @@ if os.environ.get("FAKE_DOCKER_FAIL"):
     print("#5 ERROR: failed to solve", file=sys.stderr)
     sys.exit(1)
 print(f"#1 [internal] load build definition from {os.path.basename(flags['--file'])}", file=sys.stderr)
-print(f"#9 naming to docker.io/{flags['--tag']} done", file=sys.stderr)
+# Like docker: a name without a registry host is Docker Hub's, one with a host stays as it is.
+tag = flags["--tag"]
+first = tag.split("/", 1)[0]
+named = tag if "/" in tag and ("." in first or ":" in first) else f"docker.io/{tag}"
+print(f"#9 naming to {named} done", file=sys.stderr)
 """
 
 FAKE_CLUSTER_TOOL = r"""#!/usr/bin/env python3
@@ -91,7 +95,9 @@ def test_images_are_tagged_as_the_charts_reference_them():
     specs = {s.name: s for s in image_specs()}
     store = yaml.safe_load((REPO_ROOT / "store-chart" / "values.yaml").read_text())["images"]["medusa"]
     assert (
-        specs["medusa"].reference == f"{store['repository']}:{store['tag']}" == "storeplane/medusa:2.21.2-1"
+        specs["medusa"].reference
+        == f"{store['repository']}:{store['tag']}"
+        == "ghcr.io/storeplane/storeplane-medusa:2.21.2-1"
     )
     assert specs["medusa"].dockerfile == REPO_ROOT / "images" / "medusa" / "Dockerfile"
     assert specs["platform"].reference == "ghcr.io/storeplane/storeplane:0.1.0"  # tag "" -> appVersion
@@ -101,19 +107,26 @@ def test_images_are_tagged_as_the_charts_reference_them():
 def test_build_and_load_into_k3d_runs_buildx_with_load_then_k3d_image_import(tools: Path):
     lines: list[str] = []
     built = build(load="k3d", say=lines.append)
-    assert built == ["ghcr.io/storeplane/storeplane:0.1.0", "storeplane/medusa:2.21.2-1"]
+    assert built == ["ghcr.io/storeplane/storeplane:0.1.0", "ghcr.io/storeplane/storeplane-medusa:2.21.2-1"]
     docker = [c for c in calls(tools) if c[0] == "docker"]
     assert docker == [
         ["docker", "buildx", "build", "--load", "--file", str(REPO_ROOT / "Dockerfile"),
          "--tag", "ghcr.io/storeplane/storeplane:0.1.0", str(REPO_ROOT)],
         ["docker", "buildx", "build", "--load", "--file", str(REPO_ROOT / "images/medusa/Dockerfile"),
-         "--tag", "storeplane/medusa:2.21.2-1", str(REPO_ROOT / "images/medusa")],
+         "--tag", "ghcr.io/storeplane/storeplane-medusa:2.21.2-1", str(REPO_ROOT / "images/medusa")],
     ]  # fmt: skip
     assert [c for c in calls(tools) if c[0] == "k3d"] == [
         ["k3d", "image", "import", "ghcr.io/storeplane/storeplane:0.1.0", "--cluster", "k3s-default"],
-        ["k3d", "image", "import", "storeplane/medusa:2.21.2-1", "--cluster", "k3s-default"],
+        [
+            "k3d",
+            "image",
+            "import",
+            "ghcr.io/storeplane/storeplane-medusa:2.21.2-1",
+            "--cluster",
+            "k3s-default",
+        ],
     ]
-    assert any("naming to docker.io/storeplane/medusa:2.21.2-1 done" in line for line in lines)
+    assert any("naming to ghcr.io/storeplane/storeplane-medusa:2.21.2-1 done" in line for line in lines)
 
 
 def test_only_medusa_into_a_named_kind_cluster(tools: Path):
@@ -123,7 +136,7 @@ def test_only_medusa_into_a_named_kind_cluster(tools: Path):
         "kind",
         "load",
         "docker-image",
-        "storeplane/medusa:2.21.2-1",
+        "ghcr.io/storeplane/storeplane-medusa:2.21.2-1",
         "--name",
         "stores",
     ]
@@ -184,8 +197,15 @@ def test_the_cli_prints_what_it_built_and_fails_cleanly(tools: Path):
         check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip().endswith("built: storeplane/medusa:2.21.2-1")
-    assert calls(tools)[-1] == ["k3d", "image", "import", "storeplane/medusa:2.21.2-1", "--cluster", "dev"]
+    assert ok.stdout.strip().endswith("built: ghcr.io/storeplane/storeplane-medusa:2.21.2-1")
+    assert calls(tools)[-1] == [
+        "k3d",
+        "image",
+        "import",
+        "ghcr.io/storeplane/storeplane-medusa:2.21.2-1",
+        "--cluster",
+        "dev",
+    ]
     refused = subprocess.run(
         [sys.executable, "-m", "app", "images", "build", "--cluster", "dev"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False,

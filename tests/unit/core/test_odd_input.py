@@ -42,7 +42,7 @@ def test_a_store_name_with_a_line_break_is_refused(platform: Platform, name: str
     )
     assert body["errors"][0]["field"] == "name"
     assert "may contain only lowercase letters, digits and '-'" in body["detail"]
-    assert platform.client.get("/api/v1/stores", headers=alice).json() == []
+    assert platform.client.get("/api/v1/stores", headers=alice).json()["items"] == []
 
 
 def test_the_dashboard_refuses_a_newline_name_with_the_same_sentence() -> None:
@@ -133,7 +133,7 @@ def test_the_dashboard_rollback_refuses_a_revision_that_is_not_a_plain_number(pl
     csrf = csrf_of(browser.get("/").text)
     created = browser.post("/stores", data={"name": "shop", "engine": "woocommerce", "csrf_token": csrf})
     assert created.status_code == 200
-    sid = browser.get("/api/v1/stores").json()[0]["id"]
+    sid = browser.get("/api/v1/stores").json()["items"][0]["id"]
     for revision in ("²", "٣", "1" * 4301, "-1", "0", " ", "1e3", "99999999999"):
         plain = browser.post(f"/stores/{sid}/rollback", data={"revision": revision, "csrf_token": csrf})
         assert plain.status_code == 422, revision

@@ -12,7 +12,7 @@ from app import metrics
 from app.db.engine import transaction
 from app.db.stores import create_store
 from app.db.users import get_or_create_user
-from app.errors import ChartRejected, ClusterUnreachable
+from app.errors import ChartRejected, ClusterUnreachable, StillProgressing
 from app.jobs.worker import Worker
 from app.logging import configure_logging
 from tests.fixtures_db import Db
@@ -63,7 +63,8 @@ async def test_failures_are_counted_by_a_short_reason(db: Db) -> None:
     actions = (
         FakeActions()
         .then("rejected", "provision", ChartRejected("values do not match the schema"))
-        .then("flaky", "provision", *[ClusterUnreachable("api down")] * 5)
+        # Not ClusterUnreachable: an outage is transient and spends no attempt.
+        .then("flaky", "provision", *[StillProgressing("pods not ready yet")] * 5)
     )
     first, second = _store(db, "rejected"), _store(db, "flaky")
     await run_worker_until(
@@ -95,3 +96,17 @@ async def test_job_log_lines_carry_the_request_id_of_the_request_that_queued_the
     assert (
         any("api down" in line["message"] or line.get("reason") == "api down" for line in lines) or job_lines
     )
+
+
+def test_the_http_clients_request_lines_stay_out_of_the_log_unless_debugging() -> None:
+    import logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    logging.getLogger("httpx2").info('HTTP Request: GET https://127.0.0.1:6443/api/v1/namespaces "200 OK"')
+    logging.getLogger("storeplane.worker").info("job 1 started")
+    assert "HTTP Request" not in stream.getvalue() and "job 1 started" in stream.getvalue()
+    configure_logging("DEBUG", stream)
+    logging.getLogger("httpx2").info("HTTP Request: GET /api/v1/nodes")
+    assert "HTTP Request: GET /api/v1/nodes" in stream.getvalue()
+    configure_logging("INFO")

@@ -1,8 +1,8 @@
 """Fleet operations (issue 13): what each store runs (chart version, engine version, values
 digest), pinning, drift found by the sweep, and rollouts with their steps.
 
-Revision ID: 0007
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 06:00:00
 """
 
@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0007'
-down_revision: str | None = '0005'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 # Not compatible back: this image queues `repair` jobs, a kind an older worker cannot parse (its
 # claim would fail on that row at every poll and stop its whole queue).
-oldest_compatible_revision: str = '0007'
+oldest_compatible_revision: str = '0008'
 
 _OPEN = "status IN ('running', 'paused', 'halted')"
 

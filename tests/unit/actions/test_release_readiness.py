@@ -118,3 +118,17 @@ def test_the_objects_of_a_revision_come_from_its_manifest_without_its_hooks() ->
     )
     record = {"manifest": manifest, "hooks": [{"name": "order-test", "kind": "Pod"}]}
     assert manifest_objects(record) == [("Deployment", "web"), ("Service", "web")]
+
+
+def test_helm_uninstall_is_needed_only_for_delete_hooks_and_cluster_scoped_objects() -> None:
+    from app.helm.storage import uninstall_work
+
+    manifest = "kind: Deployment\nmetadata: {name: web}\n---\nkind: Service\nmetadata: {name: web}\n"
+    store = {"manifest": manifest}
+    assert uninstall_work(store) == []
+    hooked = {**store, "hooks": [{"kind": "Job", "name": "bye", "events": ["pre-delete"]}]}
+    assert uninstall_work(hooked) == ["Job bye is a pre-delete hook"]
+    tested = {**store, "hooks": [{"kind": "Pod", "name": "order-test", "events": ["test"]}]}
+    assert uninstall_work(tested) == []
+    wide = {"manifest": "kind: ClusterRole\nmetadata: {name: reader}\n"}
+    assert uninstall_work(wide) == ["ClusterRole reader is cluster-scoped"]
