@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the API, with embedded workers unless --no-workers")
     serve.add_argument("--no-workers", action="store_true", help="API only (workers run elsewhere)")
     commands.add_parser(
-        "worker", help="a worker: claims jobs and runs store actions, plus the reconciler and rollouts"
+        "worker", help="a worker: claims jobs and runs store actions, plus the sweep and rollouts"
     )
     migrate = commands.add_parser(
         "migrate", help="apply database migrations (or check that a newer schema is compatible)"
@@ -138,7 +138,7 @@ async def _worker() -> int:
     from app.jobs.worker import Worker
     from app.logging import configure_logging
     from app.probe import Heartbeat, heartbeat_path
-    from app.reconciler import Reconciler
+    from app.sweep import Sweeper
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -155,7 +155,7 @@ async def _worker() -> int:
     factory = make_sessionmaker(engine)
     try:
         # Both load the kubeconfig now: a missing or unreadable one stops the start with its reason.
-        worker, reconciler = Worker(factory, settings), Reconciler(factory, settings)
+        worker, sweeper = Worker(factory, settings), Sweeper(factory, settings)
     except PermanentError as exc:
         log.critical("cannot start: %s", exc.message)
         engine.dispose()
@@ -172,7 +172,7 @@ async def _worker() -> int:
     try:
         await asyncio.gather(
             worker.run(stop),
-            reconciler.run(stop),
+            sweeper.run(stop),
             RolloutController(factory, settings).run(stop),
             cluster.run(stop, interval=30),  # storeplane_kubernetes_api_up of this worker
             Heartbeat(heartbeat_path(settings)).run(stop),  # what `probe alive` reads

@@ -1,4 +1,4 @@
-"""The FastAPI application factory. `serve` also runs the workers, the reconciler and the rollout
+"""The FastAPI application factory. `serve` also runs the workers, the sweep and the rollout
 controller in-process."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from app.db.migrate import SchemaBehind, SchemaTooNew, upgrade_to_head, verify_s
 from app.fleet.controller import RolloutController
 from app.jobs.worker import Worker
 from app.logging import RequestIdMiddleware
-from app.reconciler import Reconciler
 from app.settings import Settings, get_settings
+from app.sweep import Sweeper
 
 log = logging.getLogger("storeplane.main")
 
@@ -75,11 +75,11 @@ def create_app(
             engines.append(make_engine(settings.effective_database_url, settings))
             jobs_factory = make_sessionmaker(engines[-1])
             worker = Worker(jobs_factory, settings)
-            reconciler = Reconciler(jobs_factory, settings)
+            sweeper = Sweeper(jobs_factory, settings)
             rollouts = RolloutController(jobs_factory, settings)
             background += [
                 asyncio.create_task(worker.run(stop)),
-                asyncio.create_task(reconciler.run(stop)),
+                asyncio.create_task(sweeper.run(stop)),
                 asyncio.create_task(rollouts.run(stop)),
             ]
             app.state.worker = worker

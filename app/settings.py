@@ -106,7 +106,7 @@ class Settings(UsersSettings):
     # On SIGTERM, how long running jobs may finish before they are interrupted.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
-    # The reconciler: how often it sweeps, and how old an orphan namespace must be before removal
+    # The sweep: how often it sweeps, and how old an orphan namespace must be before removal
     # (a store being created has its namespace a moment before the job records progress).
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
     orphan_grace_seconds: float = Field(default=300.0, ge=0)

@@ -59,7 +59,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def dead_kubeconfig(path: Path) -> str:
-    """A kubeconfig whose API server is a closed port: `serve` starts its reconciler, which then
+    """A kubeconfig whose API server is a closed port: `serve` starts its sweeper, which then
     finds no cluster (nothing here needs one)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         env = platform_env(cluster, data, free_port())
         worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
         try:
-            time.sleep(10)  # a few claim polls and one reconciler sweep over every store
+            time.sleep(10)  # a few claim polls and one sweep over every store
             if worker.poll() is not None:
                 raise RuntimeError(f"the worker exited with code {worker.returncode}")
             rss = rss_mb(worker.pid)

@@ -6,7 +6,7 @@ store requests 0.5 CPU and runs 2 pods, so 1,000 stores use 500 of the 640 CPUs)
 Prints, asserts nothing:
 - each burst's time (flat means nothing degrades as the platform fills up);
 - at 1,000 Ready stores: the API list p95 per page (first page and a page deep in by cursor), the
-  dashboard page p95 (an administrator's), one reconciler sweep, the serve process' RSS (goals:
+  dashboard page p95 (an administrator's), one sweep, the serve process' RSS (goals:
   list < 50 ms, dashboard < 150 ms, sweep < 1 s, RSS < 200 MB);
 - deleting all 1,000 at once: the time until every store is Deleted, and what is left in the
   cluster (store namespaces, their volumes): the goal is nothing.
@@ -26,10 +26,10 @@ import httpx
 
 from app.auth import accounts
 from app.db.engine import make_engine, make_sessionmaker, transaction
-from app.reconciler import Reconciler
 from app.settings import Settings
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
+from app.sweep import Sweeper
 from bench.dashboard import PASSWORD, login, timed
 from bench.harness import all_stores, percentile, rss_mb, running_platform, summary
 
@@ -58,7 +58,7 @@ def _until(http: httpx.Client, ids: set[str], statuses: set[str], limit: float =
 
 
 def _sweep_seconds(data_dir: Path, cluster: ClusterClient) -> float:
-    """One sweep of the periodic reconciler against the platform's database and cluster."""
+    """One sweep of the periodic sweep against the platform's database and cluster."""
     settings = Settings(
         data_dir=data_dir,
         kubeconfig=str(cluster.kubeconfig),
@@ -67,12 +67,12 @@ def _sweep_seconds(data_dir: Path, cluster: ClusterClient) -> float:
     )
     engine = make_engine(settings.effective_database_url, settings)
     try:
-        reconciler = Reconciler(make_sessionmaker(engine), settings)
+        sweeper = Sweeper(make_sessionmaker(engine), settings)
 
         async def once() -> float:
-            await reconciler.sweep()  # warm: the first builds clients
+            await sweeper.sweep()  # warm: the first builds clients
             started = time.perf_counter()
-            await reconciler.sweep()
+            await sweeper.sweep()
             return time.perf_counter() - started
 
         return asyncio.run(once())
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"at {len(ids)} stores: dashboard page (admin): {summary(dashboard)} ({dash_size // 1024} KB)"
             )
-            print(f"at {len(ids)} stores: one reconciler sweep {sweep:.2f} s (goal < 1 s)")
+            print(f"at {len(ids)} stores: one sweep {sweep:.2f} s (goal < 1 s)")
             print(f"at {len(ids)} stores: serve RSS {rss_mb(platform.process.pid):.0f} MB (goal < 200 MB)")
             print(
                 f"goals: list p95 {percentile(first, 95):.1f} ms / {percentile(deep, 95):.1f} ms (< 50), "

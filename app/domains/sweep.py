@@ -1,4 +1,4 @@
-"""The domain part of the periodic sweep (app/reconciler.py), one short transaction per step.
+"""The domain part of the periodic sweep (app/sweep.py), one short transaction per step.
 
 1. Domains left on Deleted stores are freed (an older version deleted the store).
 2. Pending domains past their expiry fail.

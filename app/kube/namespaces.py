@@ -25,7 +25,7 @@ POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class ManagedNamespace:
-    """A namespace labelled managed-by=storeplane, as the periodic reconciler needs it."""
+    """A namespace labelled managed-by=storeplane, as the periodic sweep needs it."""
 
     name: str
     store_id: str

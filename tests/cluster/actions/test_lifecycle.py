@@ -148,7 +148,7 @@ async def test_delete_removes_a_retained_volume_that_would_outlive_the_namespace
 async def test_deleting_an_orphan_namespace_through_kube_also_removes_its_volumes(
     cluster: ClusterClient, settings: Settings, target: StoreTarget, events: Events
 ) -> None:
-    """What the periodic reconciler calls for a managed namespace with no live store."""
+    """What the periodic sweep calls for a managed namespace with no live store."""
     await reconcile.provision(target, emit=events, timeout=180, settings=settings)
     (pv,) = volumes_of(cluster, target.namespace)
     cluster.kubectl("patch", "pv", pv, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}')

@@ -37,7 +37,7 @@ def fast_settings(db: Db, **overrides: object) -> Settings:
 
 def unreachable_kubeconfig(path: Path) -> Path:
     """A kubeconfig whose API server is a closed loopback port: for a process that needs one to start
-    (the reconciler of `serve` with workers) in a test that is not about the cluster."""
+    (the sweep of `serve` with workers) in a test that is not about the cluster."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -115,7 +115,13 @@ def test_a_page_has_its_stores_the_total_and_cursors_with_a_default_and_a_maximu
         "chart_version": None,
         "app_version": None,
         "pinned": False,
-        "drift": {"state": "unchecked", "revision": None, "differences": [], "extras": [], "checked_at": None},
+        "drift": {
+            "state": "unchecked",
+            "revision": None,
+            "differences": [],
+            "extras": [],
+            "checked_at": None,
+        },
     }
     biggest = lister.page("alice", limit=200)
     assert len(biggest["items"]) == 200 and biggest["next_cursor"] is not None

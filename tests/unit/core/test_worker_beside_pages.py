@@ -76,7 +76,7 @@ def test_a_job_is_claimed_run_and_recorded_while_page_traffic_holds_every_reques
         db_pool_size=1,
         db_max_overflow=0,
         db_pool_timeout=30,
-        kubeconfig=str(unreachable_kubeconfig(tmp_path / "kubeconfig")),  # the reconciler's: not used here
+        kubeconfig=str(unreachable_kubeconfig(tmp_path / "kubeconfig")),  # the sweep's: not used here
     )
     with transaction(db.factory) as session:
         accounts.create_user(session, name="alice", password=PASSWORD)

@@ -20,13 +20,13 @@ from app.domains.dns import DnsVerifier
 from app.jobs.worker import Worker
 from app.lifecycle import Action
 from app.main import create_app
-from app.reconciler import Reconciler
 from app.settings import Settings
+from app.sweep import Sweeper
 from tests.dns_server import Zone
 from tests.fixtures_db import Db
 from tests.unit.core.fakes import FakeActions, same_snapshot
 from tests.unit.core.helpers import fast_settings, run_worker_until
-from tests.unit.core.test_reconciler import FakeCluster
+from tests.unit.core.test_sweep import FakeCluster
 from tests.unit.domains.conftest import INGRESS_HOST
 
 DOMAIN = "shop.example.org"
@@ -45,8 +45,8 @@ class Platform:
     def worker(self) -> Worker:
         return Worker(self.db.factory, self.settings, actions=self.actions, make_target=same_snapshot)
 
-    def reconciler(self) -> Reconciler:
-        return Reconciler(
+    def sweeper(self) -> Sweeper:
+        return Sweeper(
             self.db.factory, self.settings, kube=FakeCluster(), verifier=DnsVerifier(self.settings)
         )
 
@@ -241,7 +241,7 @@ async def test_a_rollback_to_before_a_domain_leaves_it_verified_and_the_sweep_do
     row = platform.domain()
     assert (row.state, row.held) == ("verified", True)
     assert row.reason.startswith("not served since the rollback to revision 1")
-    report = await platform.reconciler().sweep()
+    report = await platform.sweeper().sweep()
     assert report.domains.served == [] and platform.idle(sid)
     # The next upgrade serves every verified domain again.
     with transaction(platform.db.factory) as session:
@@ -268,10 +268,10 @@ async def test_a_wrong_token_stays_pending_with_the_reason_and_is_checked_again_
     assert 29 <= (first.next_check_at - first.checked_at).total_seconds() <= 31  # base back-off
 
     # The sweep checks it again only once it is due, and backs off further after each failure.
-    assert (await platform.reconciler().sweep()).domains.checked == []
+    assert (await platform.sweeper().sweep()).domains.checked == []
     with transaction(platform.db.factory) as session:
         session.execute(update(StoreDomain).values(next_check_at=utcnow() - timedelta(seconds=1)))
-    report = await platform.reconciler().sweep()
+    report = await platform.sweeper().sweep()
     assert report.domains.checked == [DOMAIN] and report.domains.verified == []
     second = platform.domain()
     assert (second.state, second.checks) == ("pending", 2)
@@ -287,7 +287,7 @@ async def test_the_sweep_verifies_a_due_domain_and_queues_the_store_action(platf
     platform.publish(DOMAIN, token)
     with transaction(platform.db.factory) as session:
         session.execute(update(StoreDomain).values(next_check_at=utcnow()))
-    report = await platform.reconciler().sweep()
+    report = await platform.sweeper().sweep()
     assert report.domains.verified == [DOMAIN]
     assert [(j.kind, j.status) for j in platform.jobs(sid)][-1] == ("domains", "queued")
 
@@ -299,7 +299,7 @@ async def test_a_domain_not_proven_in_time_fails_with_the_last_reason(platform: 
         session.execute(
             update(StoreDomain).values(expires_at=utcnow() - timedelta(seconds=1), next_check_at=utcnow())
         )
-    report = await platform.reconciler().sweep()
+    report = await platform.sweeper().sweep()
     assert report.domains.expired == [DOMAIN]
     row = platform.domain()
     assert row.state == "failed" and row.next_check_at is None

@@ -15,7 +15,7 @@ from app.db.models import Job, Store
 from app.fleet.drift_check import DriftCheck
 from app.helm import storage
 from app.kube import Inventory, SecretRecord
-from app.reconciler import Reconciler
+from app.sweep import Sweeper
 from tests.fixtures_db import Db
 from tests.unit.core.helpers import fast_settings, jobs_of, new_store, store
 
@@ -47,7 +47,7 @@ class FakeCluster:
     live: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     reads: int = 0
     lists: list[dict[str, bool]] = field(default_factory=list)
-    # The reconciler's own cluster view (no namespace is orphaned or missing here).
+    # The sweep's own cluster view (no namespace is orphaned or missing here).
     names: list[str] = field(default_factory=list)
 
     def install(self, store_id: str) -> None:
@@ -178,6 +178,6 @@ async def test_the_sweep_runs_the_drift_step_when_asked(db: Db):
     cluster = FakeCluster()
     sid = ready_store(db)
     cluster.install(sid)
-    report = await Reconciler(db.factory, fast_settings(db), kube=cluster, drift=True).sweep()  # type: ignore[arg-type]
+    report = await Sweeper(db.factory, fast_settings(db), kube=cluster, drift=True).sweep()  # type: ignore[arg-type]
     assert report.drift is not None and report.drift.checked == 1
     assert store(db, sid).drifted is False

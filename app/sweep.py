@@ -1,4 +1,5 @@
-"""The periodic sweep that repairs drift between the store table and the cluster.
+"""The periodic sweep (`Sweeper`, in every worker): it repairs what drifted between the store table
+and the cluster. Not to be confused with app/reconcile/, the store actions a job runs.
 
 1. Expired job leases are reclaimed (the worker died), and so are the jobs of workers that are
    provably dead already (same host, process gone: app/jobs/liveness.py): the job is queued again,
@@ -36,7 +37,7 @@ from app.jobs.outcome import reclaim_expired
 from app.lifecycle import StoreStatus, transition
 from app.settings import Settings
 
-log = logging.getLogger("storeplane.reconciler")
+log = logging.getLogger("storeplane.sweep")
 
 
 class ManagedNamespaceLike(Protocol):
@@ -70,7 +71,7 @@ class SweepReport:
     drift: DriftSummary | None = None
 
 
-class Reconciler:
+class Sweeper:
     def __init__(
         self,
         factory: sessionmaker[Session],
@@ -104,7 +105,7 @@ class Reconciler:
                 or report.domains.changed
                 or drifted
             ):
-                log.info("reconciler sweep", extra={"report": asdict(report)})
+                log.info("sweep", extra={"report": asdict(report)})
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.reconcile_interval_seconds)
             except TimeoutError:

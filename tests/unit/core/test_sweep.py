@@ -11,7 +11,7 @@ from app.db.engine import transaction, utcnow
 from app.db.models import Job, Store
 from app.errors import ClusterUnreachable
 from app.jobs.queue import claim
-from app.reconciler import Reconciler
+from app.sweep import Sweeper
 from tests.fixtures_db import Db
 from tests.unit.core.helpers import fast_settings, jobs_of, new_store, store
 
@@ -58,7 +58,7 @@ async def test_an_old_namespace_without_a_live_store_is_deleted_and_a_young_one_
     cluster = FakeCluster()
     cluster.add("s-0123456789ab", age=600)  # no such store: left by a crash or a hand-deleted row
     cluster.add("s-ba9876543210", age=10)  # just as old as a store being created right now
-    report = await Reconciler(db.factory, fast_settings(db, orphan_grace_seconds=300), kube=cluster).sweep()
+    report = await Sweeper(db.factory, fast_settings(db, orphan_grace_seconds=300), kube=cluster).sweep()
     assert report.orphans_deleted == ["store-s-0123456789ab"]
     assert list(cluster.namespaces) == ["store-s-ba9876543210"]
 
@@ -70,7 +70,7 @@ async def test_the_namespace_of_a_deleted_store_is_an_orphan_but_a_live_stores_i
     cluster = FakeCluster()
     cluster.add(gone, age=5)
     cluster.add(live, age=5)
-    report = await Reconciler(db.factory, settings, kube=cluster).sweep()
+    report = await Sweeper(db.factory, settings, kube=cluster).sweep()
     assert report.orphans_deleted == [f"store-{gone}"]
 
 
@@ -78,7 +78,7 @@ async def test_a_terminating_namespace_is_left_to_finish(db: Db) -> None:
     cluster = FakeCluster()
     cluster.add("s-0123456789ab", age=600)
     cluster.namespaces["store-s-0123456789ab"].terminating = True
-    await Reconciler(db.factory, fast_settings(db, orphan_grace_seconds=0), kube=cluster).sweep()
+    await Sweeper(db.factory, fast_settings(db, orphan_grace_seconds=0), kube=cluster).sweep()
     assert cluster.deleted == []
 
 
@@ -88,7 +88,7 @@ async def test_a_ready_store_whose_namespace_vanished_becomes_failed_with_that_r
     with transaction(db.factory) as session:
         session.execute(update(Job).values(status="succeeded"))
     _set_status(db, sid, "ready")
-    report = await Reconciler(db.factory, settings, kube=FakeCluster()).sweep()
+    report = await Sweeper(db.factory, settings, kube=FakeCluster()).sweep()
     assert report.vanished == [sid]
     failed = store(db, sid)
     assert failed.status == "failed"
@@ -101,7 +101,7 @@ async def test_a_ready_store_whose_namespace_vanished_becomes_failed_with_that_r
 async def test_stores_still_provisioning_are_not_judged_by_their_namespace(db: Db) -> None:
     settings = fast_settings(db)
     sid = new_store(db, settings, "shop")
-    report = await Reconciler(db.factory, settings, kube=FakeCluster()).sweep()
+    report = await Sweeper(db.factory, settings, kube=FakeCluster()).sweep()
     assert report.vanished == []
     assert store(db, sid).status == "pending"
 
@@ -112,7 +112,7 @@ async def test_expired_leases_are_reclaimed_even_when_the_cluster_is_unreachable
     assert claim(db.factory, worker_id="dead", lease_seconds=30, global_limit=4) is not None
     with transaction(db.factory) as session:
         session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    report = await Reconciler(db.factory, settings, kube=FakeCluster(down=True)).sweep()
+    report = await Sweeper(db.factory, settings, kube=FakeCluster(down=True)).sweep()
     assert report.reclaimed_jobs == [jobs_of(db, sid)[0].id]
     assert report.errors == ["list managed namespaces: connection refused"]
     job = jobs_of(db, sid)[0]
@@ -124,5 +124,5 @@ async def test_managed_namespaces_that_are_not_store_namespaces_are_never_delete
     old = utcnow() - timedelta(days=1)
     cluster.namespaces["storeplane-system"] = Ns("storeplane-system", "", old)  # the platform's own
     cluster.namespaces["team-shop"] = Ns("team-shop", "s-0123456789ab", old)  # a label copied by hand
-    report = await Reconciler(db.factory, fast_settings(db, orphan_grace_seconds=0), kube=cluster).sweep()
+    report = await Sweeper(db.factory, fast_settings(db, orphan_grace_seconds=0), kube=cluster).sweep()
     assert (report.orphans_deleted, cluster.deleted) == ([], [])
