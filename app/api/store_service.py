@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +22,7 @@ from app.api.schemas import STORE_CURSOR, StoreListQuery
 from app.db import domains
 from app.db.engine import read_transaction, transaction
 from app.db.events import list_events
-from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreEvent, User
+from app.db.models import ACTIVE_JOB_STATES, Job, Store, StoreDomain, StoreEvent, User
 from app.db.stores import (
     StoreFilter,
     StoreSlice,
@@ -35,7 +35,7 @@ from app.db.stores import (
 from app.engines import Engine, EngineNotAvailable, buildable, require_buildable
 from app.fleet.rollouts import refuse_if_in_rollout
 from app.helm.chart import built_engines
-from app.lifecycle import Action, IllegalTransition
+from app.lifecycle import Action, IllegalTransition, StoreStatus
 from app.logging import current_request_id
 from app.settings import Settings
 
@@ -202,6 +202,38 @@ def owner_names(session: Session, stores: list[Store]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())  # type: ignore[union-attr,arg-type]
+
+
+def visible_among(session: Session, user: User, store_ids: list[str]) -> list[Store]:
+    """Those of these stores `user` may see (Deleted ones included: a page drops their rows)."""
+    query = select(Store).where(Store.id.in_(store_ids))  # type: ignore[attr-defined]
+    if not user.is_admin:
+        query = query.where(Store.owner_id == user.id)
+    return list(session.execute(query).scalars())
+
+
+def activity_marks(session: Session, store_id: str) -> tuple[int | None, list[tuple[Any, ...]]]:
+    """The newest activity entry's id and the domains' (name, state, checks, reason): what changes a
+    store page by itself, besides the store row (the sweep verifies domains in the background)."""
+    last = session.execute(
+        select(func.max(StoreEvent.id)).where(StoreEvent.store_id == store_id)
+    ).scalar_one()
+    domains = session.execute(
+        select(StoreDomain.name, StoreDomain.state, StoreDomain.checks, StoreDomain.reason)
+        .where(StoreDomain.store_id == store_id)
+        .order_by(StoreDomain.name)
+    ).all()
+    return last, [tuple(row) for row in domains]
+
+
+def live_counts_by_owner(session: Session) -> dict[int, int]:
+    """Owner id → how many stores they have that are not Deleted."""
+    query = (
+        select(Store.owner_id, func.count())
+        .where(Store.status != StoreStatus.DELETED)
+        .group_by(Store.owner_id)
+    )
+    return dict(session.execute(query).all())  # type: ignore[arg-type]
 
 
 def events(session: Session, user: User, store_id: str, *, limit: int = 200) -> list[StoreEvent]:

@@ -26,19 +26,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api import domain_service, store_service
+from app.api.credential_service import reveal_admin_password
 from app.api.deps import MAX_ROW_ID
 from app.api.history import store_history
 from app.api.problems import Problem, validation_detail
-from app.api.routes.credentials import reveal_admin_password
 from app.api.schemas import PAGE_MAX, DomainPublic, RevisionPublic, StoreCreate, StoreListQuery, StorePublic
 from app.api.store_service import StoreListing
 from app.audit import Outcome
 from app.db.engine import read_transaction, transaction
-from app.db.models import Store, StoreDomain, StoreEvent, User
+from app.db.models import Store, StoreEvent, User
 from app.db.stores import NameReserved, NameTaken
 from app.domains.errors import DomainError
 from app.engines import ENGINES, Engine
@@ -131,10 +130,7 @@ def _changes(
 ) -> tuple[list[StoreView], list[str], bool]:
     """(rows whose version moved, ids to remove from the page, whether anything is left to watch)."""
     with read_transaction(factory) as session:
-        query = select(Store).where(Store.id.in_(watched))  # type: ignore[attr-defined]
-        if not user.is_admin:
-            query = query.where(Store.owner_id == user.id)
-        views = _views(session, user, list(session.execute(query).scalars()), settings)
+        views = _views(session, user, store_service.visible_among(session, user, list(watched)), settings)
     live = [v for v in views if v.store.status != StoreStatus.DELETED]
     gone = sorted(set(watched) - {v.store.id for v in live})  # Deleted, or not this user's to see
     changed = [v for v in live if v.version != watched[v.store.id]]
@@ -144,14 +140,7 @@ def _changes(
 def _detail_version(session: Session, view: StoreView) -> str:
     """The row's version, the newest activity entry and the domains' states: the block shows them
     all (the sweep verifies a domain in the background, so its state changes on its own)."""
-    last = session.execute(
-        select(func.max(StoreEvent.id)).where(StoreEvent.store_id == view.store.id)
-    ).scalar_one()
-    domains = session.execute(
-        select(StoreDomain.name, StoreDomain.state, StoreDomain.checks, StoreDomain.reason)
-        .where(StoreDomain.store_id == view.store.id)
-        .order_by(StoreDomain.name)
-    ).all()
+    last, domains = store_service.activity_marks(session, view.store.id)
     return hashlib.sha256(f"{view.version}|{last}|{domains}".encode()).hexdigest()[:12]
 
 

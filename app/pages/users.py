@@ -8,17 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api import store_service
 from app.api.deps import RowId
 from app.api.problems import Problem
 from app.audit import Action, Outcome
 from app.auth import accounts
 from app.auth.passwords import generate_password
 from app.db.engine import read_transaction, transaction
-from app.db.models import Store, User
-from app.lifecycle import StoreStatus
+from app.db.models import User
 from app.pages.render import render
 from app.pages.session import PageSession, actor, viewer
 
@@ -33,13 +32,7 @@ class UserRow:
 
 def _rows(factory: sessionmaker[Session]) -> list[UserRow]:
     with read_transaction(factory) as session:
-        counts = dict(
-            session.execute(  # type: ignore[arg-type]
-                select(Store.owner_id, func.count())
-                .where(Store.status != StoreStatus.DELETED)
-                .group_by(Store.owner_id)
-            ).all()
-        )
+        counts = store_service.live_counts_by_owner(session)
         return [UserRow(user, counts.get(user.id, 0)) for user in accounts.list_users(session)]
 
 
