@@ -123,15 +123,8 @@ async def rollback(
 ) -> int:
     """Roll the store back to `revision` (a new revision copying it); returns the new revision."""
     kit, budget = toolkit(settings), Budget(timeout)
-    await _require_namespace(t, kit, "roll back")
-    for _ in range(MAX_ROUNDS):
-        observed = await observe(t, kit)
-        if observed.state is ReleaseState.ABSENT:
-            raise errors.NotFound(f"store {t.name} has no release to roll back ({observed.reason})")
-        if not await _cleared(t, kit, emit, budget, observed):
-            continue
-        return await _rollback.rollback(t, kit, emit, budget, observed, revision, slot or NoSlot())
-    raise _unsettled(t)
+    observed = await _existing_release(t, kit, emit, budget, "roll back")
+    return await _rollback.rollback(t, kit, emit, budget, observed, revision, slot or NoSlot())
 
 
 async def repair(
@@ -145,14 +138,21 @@ async def repair(
 ) -> int:
     """Apply the store's deployed `revision` again (drift repair); returns the new revision."""
     kit, budget = toolkit(settings), Budget(timeout)
-    await _require_namespace(t, kit, "repair")
+    observed = await _existing_release(t, kit, emit, budget, "repair")
+    return await _repair.repair(t, kit, emit, budget, observed, revision, slot or NoSlot())
+
+
+async def _existing_release(
+    t: StoreTarget, kit: Toolkit, emit: EventSink, budget: Budget, verb: str
+) -> Observation:
+    """The store's release once nothing else holds it (a stale lock cleared); NotFound if it has none."""
+    await _require_namespace(t, kit, verb)
     for _ in range(MAX_ROUNDS):
         observed = await observe(t, kit)
         if observed.state is ReleaseState.ABSENT:
-            raise errors.NotFound(f"store {t.name} has no release to repair ({observed.reason})")
-        if not await _cleared(t, kit, emit, budget, observed):
-            continue
-        return await _repair.repair(t, kit, emit, budget, observed, revision, slot or NoSlot())
+            raise errors.NotFound(f"store {t.name} has no release to {verb} ({observed.reason})")
+        if await _cleared(t, kit, emit, budget, observed):
+            return observed
     raise _unsettled(t)
 
 
