@@ -23,7 +23,7 @@ from app.kube import get_kube
 from app.settings import Settings
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
-from bench.harness import LOCAL_STORE_VALUES, Platform, running_platform, summary
+from bench.harness import LOCAL_STORE_VALUES, Platform, all_stores, running_platform, summary
 
 # 200 stores at ~0.5 CPU and 3 pods each need room: 10 fake nodes of 16 CPU and 110 pods.
 NODES = 10
@@ -48,7 +48,7 @@ def provision(cluster: ClusterClient, data: Path, count: int) -> list[str]:
         pending = set(ids)
         started = time.monotonic()
         while pending:
-            for s in http.get("/api/v1/stores").json():
+            for s in all_stores(http):
                 if s["id"] in pending and s["status"] in ("ready", "failed"):
                     pending.discard(s["id"])
             time.sleep(1)

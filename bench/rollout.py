@@ -17,7 +17,7 @@ from pathlib import Path
 
 from app.simcluster.client import ClusterClient
 from app.simcluster.session import ensure_cluster
-from bench.harness import BENCH_NODES, running_platform
+from bench.harness import BENCH_NODES, all_stores, running_platform
 from tests.fleet_charts import chart_copy, set_version
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             ]
             pending = {s["id"] for s in stores}
             while pending:
-                for s in http.get("/api/v1/stores").json():
+                for s in all_stores(http):
                     if s["id"] in pending and s["status"] in ("ready", "failed"):
                         if s["status"] == "failed":
                             raise RuntimeError(f"store {s['name']} failed: {s['status_reason']}")

@@ -126,6 +126,6 @@ def test_the_fleet_page_shows_versions_starts_a_rollout_shows_its_progress_and_i
         page.screenshot(path=str(tmp_path / "fleet.png"), full_page=True)
 
     # The failed store serves its previous chart again; the untouched one never moved.
-    stores = {s["id"]: s for s in httpx.get(f"{api}/stores", headers=headers).json()}
+    stores = {s["id"]: s for s in httpx.get(f"{api}/stores", headers=headers).json()["items"]}
     assert (stores[ids[0]]["chart_version"], stores[ids[2]]["chart_version"]) == ("0.2.0", "0.1.9")
     page.context.close()
