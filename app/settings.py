@@ -120,7 +120,7 @@ class Settings(UsersSettings):
     drift_auto_repair: bool = False
     drift_repair_backoff_seconds: float = Field(default=900.0, ge=0)
     drift_concurrency: int = Field(default=8, ge=1, le=64)
-    rollout_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    rollout_tick_seconds: float = Field(default=0.5, gt=0, le=60)
 
     # Request bodies larger than this are refused with 413 before anything parses them or checks who
     # sent them; the largest legitimate body (a store, user or token request, the login form) is

@@ -24,7 +24,9 @@ from app.reconcile.target import Budget, EventSink, Slot, StoreTarget
 from app.reconcile.toolkit import Toolkit
 from app.reconcile.watch import persisting
 
-FIRST_POLL, MAX_POLL = 1.0, 5.0
+# The wait between readiness polls grows with the time already waited (a fifth of it, 1 to 5 s): a
+# store ready in 10 s is seen within ~2 s of it, one that takes minutes costs a poll every 5 s.
+MIN_POLL, MAX_POLL, POLL_SHARE = 1.0, 5.0, 0.2
 DIAGNOSE_EVERY = 5.0
 
 
@@ -64,7 +66,7 @@ async def _until_ready(
 ) -> None:
     started = time.monotonic()
     deadline = started + limit
-    delay, next_diagnosis = FIRST_POLL, started + DIAGNOSE_EVERY
+    next_diagnosis = started + DIAGNOSE_EVERY
     first_seen: dict[str, float] = {}
     pending: set[str] | None = None
     last = Readiness()
@@ -85,8 +87,12 @@ async def _until_ready(
             await _stop_if_hopeless(t, kit, action, since, first_seen)
         if now >= deadline:
             raise await _too_slow(t, kit, action, revision, since, limit, last)
-        await asyncio.sleep(min(delay, max(deadline - now, 0.05)))
-        delay = min(delay * 1.5, MAX_POLL)
+        await asyncio.sleep(min(poll_wait(now - started), max(deadline - now, 0.05)))
+
+
+def poll_wait(waited: float) -> float:
+    """Seconds until the next readiness poll, after `waited` seconds of waiting."""
+    return min(max(MIN_POLL, waited * POLL_SHARE), MAX_POLL)
 
 
 async def _report(

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
 APP = Path(__file__).resolve().parents[3] / "app"
 WEB = sorted([*APP.glob("pages/*.py"), *APP.glob("api/routes/*.py")])
 # Modules that act on the cluster or Helm; web code asks for a job instead.
