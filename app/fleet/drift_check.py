@@ -95,8 +95,8 @@ class DriftCheck:
         self.factory, self.settings, self.kube = factory, settings, kube
         # store id → ((revision, fingerprint of its objects), report, what the revision runs): a store
         # whose objects did not change since it was compared keeps its report without reading its
-        # objects or its release again. Releases themselves are not kept: a parsed manifest is ~0.2 MB
-        # of Python objects, 200 MB at 1,000 stores (measured in `bench thousand` before this).
+        # objects or its release again. Parsed releases are not kept between sweeps: only what the
+        # store page needs.
         self._verdicts: dict[str, tuple[Mark, DriftReport, RunningVersion]] = {}
 
     async def run(self) -> DriftSummary:
