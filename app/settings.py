@@ -120,6 +120,9 @@ class Settings(UsersSettings):
     drift_auto_repair: bool = False
     drift_repair_backoff_seconds: float = Field(default=900.0, ge=0)
     drift_concurrency: int = Field(default=8, ge=1, le=64)
+    # Changed stores compared per sweep (each costs its release and its namespace's objects); the
+    # rest wait for the next sweep, least recently checked first.
+    drift_batch: int = Field(default=20, ge=1, le=1000)
     rollout_tick_seconds: float = Field(default=0.5, gt=0, le=60)
 
     # Request bodies larger than this are refused with 413 before anything parses them or checks who

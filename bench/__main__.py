@@ -1,4 +1,5 @@
-"""`python -m bench [name ...]`: run the benchmarks and print their numbers."""
+"""`python -m bench [name [options]]`: run one benchmark with its options (`python -m bench thousand
+--stores 200`), or with no name every benchmark with its defaults, and print their numbers."""
 
 import sys
 
@@ -32,7 +33,17 @@ BENCHMARKS = {
     "dashboard": dashboard.main,
 }
 
+
+def runs(argv: list[str]) -> list[tuple[str, list[str]]]:
+    """(benchmark, its options): the options after a name are that benchmark's own."""
+    if not argv:
+        return [(name, []) for name in BENCHMARKS]
+    if argv[0] not in BENCHMARKS:
+        raise SystemExit(f"unknown benchmark {argv[0]!r}; one of: {', '.join(BENCHMARKS)}")
+    return [(argv[0], argv[1:])]
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or list(BENCHMARKS):
+    for name, options in runs(sys.argv[1:]):
         print(f"== {name}")
-        BENCHMARKS[name]([])
+        BENCHMARKS[name](options)

@@ -73,6 +73,8 @@ echo '{"telemetry": {"enabled": false}}' >"$work/home/.config/medusa/config.json
 (cd "$work" && env HOME="$work/home" DATABASE_URL=postgres://build@localhost/build JWT_SECRET=build-only \
   COOKIE_SECRET=build-only MEDUSA_DISABLE_TELEMETRY=true ./node_modules/.bin/medusa build --admin-only >"$work/build.log" 2>&1) \
   || { echo "medusa-deps: the admin build failed:" >&2; tail -40 "$work/build.log" >&2; exit 1; }
-rm -rf "$admin.tmp" && mv "$work/.medusa/admin" "$admin.tmp"
-rm -rf "$dir"/admin-* && mv "$admin.tmp" "$admin"   # older builds of this lockfile go
+# Staged under a name the clean-up's admin-* does not match (admin-<key>.tmp did: a cold machine's
+# first build was deleted before it was moved into place).
+rm -rf "$dir/.admin-staging" && mv "$work/.medusa/admin" "$dir/.admin-staging"
+rm -rf "$dir"/admin-* && mv "$dir/.admin-staging" "$admin"   # older builds of this lockfile go
 echo "medusa-deps: admin built in $((SECONDS - start)) s"

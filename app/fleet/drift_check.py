@@ -2,11 +2,13 @@
 result on the store (API, store page, metric), and, when the operator allows it, repair.
 
 Cost, per sweep: one database read of the candidates; the live objects' metadata in all candidate
-namespaces (app/kube/inventory.py: one list per kind for the whole cluster where the credentials
-allow, else per namespace); for the stores whose objects or revision changed since their last
-comparison only, their release (one Secret read each) and their full objects, and the comparison
-(pure, app/fleet/drift.py); one write transaction. Stores checked less than half an interval ago
-are skipped, so several workers sweeping at different moments share the work instead of repeating it.
+namespaces, from the watch index where the credentials allow a cluster-wide watch (app/kube/
+object_index.py: no request at all once it is synced), else listed per namespace; then, for at
+most `drift_batch` stores whose objects or revision changed since their last comparison (the rest
+wait for the next sweep, least recently checked first), their release (one Secret read each) and
+their full objects (listed in their namespaces only), and the comparison (pure, app/fleet/drift.py);
+one write transaction. Stores checked less than half an interval ago are skipped, so several
+workers sweeping at different moments share the work instead of repeating it.
 
 Only Ready stores with no job queued or running are checked: anything else is in motion, and a
 revision being applied is not drift. The write is guarded by the store's status and revision, so a
@@ -52,7 +54,13 @@ class DriftCluster(Protocol):
 
     async def read_secret(self, namespace: str, name: str) -> Any: ...
     async def inventory(
-        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+        self,
+        namespaces: list[str],
+        kinds: dict[str, bool],
+        *,
+        concurrency: int = 8,
+        per_namespace: bool = False,
+        watched: bool = False,
     ) -> Any: ...
 
 
@@ -83,6 +91,7 @@ class Desired:  # one revision's release, parsed for one comparison
 class DriftSummary:
     checked: int = 0
     compared: int = 0  # of those, compared again (their objects or revision changed)
+    deferred: int = 0  # changed stores left for the next sweep (more than `drift_batch`)
     drifted: list[str] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -109,34 +118,41 @@ class DriftCheck:
         metrics.DRIFT_SWEEP_DURATION.observe(summary.seconds)
         if summary.checked:  # the sweep's cost, for operators (bench/drift_sweep.py reads it too)
             log.info(
-                "drift sweep: %d stores in %.2fs, %d API requests, %d compared, %d drifted",
-                summary.checked, summary.seconds, summary.requests, summary.compared, len(summary.drifted),
+                "drift sweep: %d stores in %.2fs, %d API requests, %d compared, %d deferred, %d drifted",
+                summary.checked, summary.seconds, summary.requests, summary.compared, summary.deferred,
+                len(summary.drifted),
                 extra={"drift_seconds": round(summary.seconds, 3), "drift_stores": summary.checked},
             )  # fmt: skip
         return summary
 
     async def _check(self, candidates: list[Candidate], summary: DriftSummary) -> None:
         try:
-            # What is there, and at which resourceVersion: metadata only, a fraction of the objects.
+            # What is there, and at which resourceVersion: metadata only, from the watch index.
             seen = await self.kube.inventory(
                 [c.namespace for c in candidates],
                 dict.fromkeys(KINDS, True),
                 concurrency=self.settings.drift_concurrency,
+                watched=True,
             )
             summary.requests += seen.requests
             marks = {c.id: (c.revision, _fingerprint(seen.of(c.namespace))) for c in candidates}
             stale = [
                 c for c in candidates if c.id not in self._verdicts or self._verdicts[c.id][0] != marks[c.id]
             ]
+            # A bounded batch per sweep: after a burst, hundreds of stores changed at once, and
+            # comparing them all would make one sweep read hundreds of releases and namespaces.
+            summary.deferred = max(len(stale) - self.settings.drift_batch, 0)
+            stale = stale[: self.settings.drift_batch]
             # Only stores whose objects or revision changed since they were compared need their release.
             desired = await self._manifests(stale, summary)
             changed = [c for c in stale if c.id in desired]
             full = None
             if changed:  # only stores whose objects or revision changed since they were compared
-                full = await self.kube.inventory(
+                full = await self.kube.inventory(  # in their namespaces: cluster-wide is every store's
                     [c.namespace for c in changed],
                     {kind: False for kind, presence_only in KINDS.items() if not presence_only},
                     concurrency=self.settings.drift_concurrency,
+                    per_namespace=True,
                 )
                 summary.requests += full.requests
         except StoreplaneError as exc:
@@ -164,7 +180,17 @@ class DriftCheck:
             and_(RolloutStep.store_id == Store.id, RolloutStep.state.in_(IN_FLIGHT))  # type: ignore[attr-defined]
         )
         query = (
-            select(Store)
+            # The columns a Candidate needs, not whole rows: the stored reports are the bulk of a row.
+            select(
+                Store.id,
+                Store.name,
+                Store.engine,
+                Store.namespace,
+                Store.helm_revision,
+                Store.drifted,
+                Store.chart_version,
+                Store.values_digest,
+            )
             .where(
                 Store.status == StoreStatus.READY,
                 Store.helm_revision.is_not(None),  # type: ignore[union-attr]
@@ -175,19 +201,7 @@ class DriftCheck:
             .order_by(Store.drift_checked_at.is_not(None), Store.drift_checked_at, Store.id)  # type: ignore[union-attr]
         )
         with read_transaction(self.factory) as session:
-            return [
-                Candidate(
-                    s.id,
-                    s.name,
-                    s.engine,
-                    s.namespace,
-                    s.helm_revision,
-                    s.drifted,
-                    s.chart_version,
-                    s.values_digest,
-                )  # type: ignore[arg-type]
-                for s in session.execute(query).scalars()
-            ]
+            return [Candidate(*row) for row in session.execute(query)]
 
     async def _manifests(self, candidates: list[Candidate], summary: DriftSummary) -> dict[str, Desired]:
         """These candidates' releases (each its recorded revision), for one comparison."""

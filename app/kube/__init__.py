@@ -11,6 +11,7 @@ ClusterUnreachable/Conflict/StillProgressing (retry) or PermanentError subclasse
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from functools import lru_cache
@@ -23,6 +24,7 @@ from app.kube.client import ClientPool, api_call
 from app.kube.diagnose import Diagnosis, Finding
 from app.kube.inventory import Inventory, InventoryReader
 from app.kube.namespaces import ManagedNamespace, store_labels
+from app.kube.object_index import ObjectIndex
 from app.kube.readiness import ObjectRef, Readiness
 from app.kube.secrets import SecretRecord
 from app.settings import Settings, get_settings
@@ -41,12 +43,16 @@ __all__ = [
 ]
 
 
+INDEX_WAIT = 60.0  # seconds a first read waits for the watch index's first list before listing itself
+
+
 class Kube:
     def __init__(self, settings: Settings) -> None:
         self._pool = ClientPool(settings)
         self._store_role = settings.store_role
         self._simulated: bool | None = None
         self._inventory = InventoryReader()
+        self._indexes: dict[asyncio.AbstractEventLoop, ObjectIndex] = {}
 
     async def simulated(self) -> bool:
         """True on the simulated cluster (only KWOK fake nodes: no container ever runs). Asked
@@ -120,12 +126,34 @@ class Kube:
         *,
         concurrency: int = 8,
         per_namespace: bool = False,
+        watched: bool = False,
     ) -> Inventory:
         """The live objects of these namespaces, by kind (kind → metadata only?), as plain JSON:
-        one list per kind for the whole cluster where allowed, else per namespace (inventory.py)."""
-        return await self._inventory.read(
-            self._pool.get(), namespaces, kinds, concurrency=concurrency, per_namespace=per_namespace
-        )
+        one list per kind for the whole cluster where allowed, else per namespace (inventory.py).
+        `watched`: metadata-only kinds come from the watch index where it is allowed and synced
+        (object_index.py), so a sweep over a quiet fleet sends no request for them."""
+        found = Inventory(objects={ns: {} for ns in namespaces})
+        rest = dict(kinds)
+        if watched and not per_namespace:
+            indexed = [kind for kind, metadata_only in kinds.items() if metadata_only]
+            found = await self._index().read(namespaces, indexed, wait=INDEX_WAIT)
+            rest = {kind: meta for kind, meta in kinds.items() if kind not in found.served}
+        if rest:
+            found.merge(
+                await self._inventory.read(
+                    self._pool.get(), namespaces, rest, concurrency=concurrency, per_namespace=per_namespace
+                )
+            )
+        return found
+
+    def _index(self) -> ObjectIndex:
+        loop = asyncio.get_running_loop()
+        index = self._indexes.get(loop)
+        if index is None:
+            for stale in [other for other in self._indexes if other.is_closed()]:
+                del self._indexes[stale]
+            index = self._indexes[loop] = ObjectIndex(self._pool.get)
+        return index
 
     async def volumes_of(self, namespace: str) -> list[str]:
         """The PersistentVolumes bound to the claims of `namespace`."""
@@ -141,6 +169,9 @@ class Kube:
         await secrets.replace_secret(self._pool.get(), record)
 
     async def close(self) -> None:
+        index = self._indexes.pop(asyncio.get_running_loop(), None)
+        if index is not None:
+            await index.close()
         await self._pool.close()
 
 

@@ -7,8 +7,8 @@ Cost is the point (the sweep runs every 30 s over every Ready store), so:
   only inside store namespaces; the first 403 switches that kind to one list per namespace (at most
   `concurrency` at once), and the answer is remembered for the life of the process.
 - `resourceVersion=0`: the API server answers from its watch cache, not from etcd.
-- Plain JSON, not lightkube models: the comparison works on mappings, like the manifest it is
-  compared with, and decoding models costs more than the request.
+- Plain JSON, not lightkube models (json_lists.py): the comparison works on mappings, like the
+  manifest it is compared with, and decoding models costs more than the request.
 - Kinds whose presence is all that is checked (ConfigMaps, Secrets, claims, Jobs) are listed as
   metadata only (PartialObjectMetadataList): a store's Helm records alone are ~70 KB each.
 A kind the credentials may not read even per namespace (RBAC objects under the platform chart's
@@ -38,6 +38,7 @@ from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
 from app.kube.client import api_call, status_code
+from app.kube.json_lists import METADATA_ONLY, list_json
 
 RESOURCES: dict[str, Any] = {
     "Deployment": Deployment,
@@ -56,7 +57,6 @@ RESOURCES: dict[str, Any] = {
     "Role": Role,
     "RoleBinding": RoleBinding,
 }
-_METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
 
 @dataclass
@@ -65,9 +65,18 @@ class Inventory:
     objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)  # kinds these credentials may not list
     requests: int = 0
+    served: set[str] = field(default_factory=set)  # kinds answered by the watch index (object_index.py)
 
     def of(self, namespace: str) -> dict[str, dict[str, dict[str, Any]]]:
         return self.objects.get(namespace, {})
+
+    def merge(self, other: Inventory) -> None:
+        """Add another read's kinds (of the same namespaces) to this one."""
+        for ns, kinds in other.objects.items():
+            self.objects.setdefault(ns, {}).update(kinds)
+        self.hidden |= other.hidden
+        self.served |= other.served
+        self.requests += other.requests
 
 
 class InventoryReader:
@@ -126,26 +135,21 @@ class InventoryReader:
         self, client: AsyncClient, kind: str, namespace: str, metadata_only: bool, found: Inventory
     ) -> list[dict[str, Any]] | None:
         """The items, or None when the credentials may not list them there (403)."""
-        # lightkube's generic client builds the URL and carries the authentication; the JSON is
-        # read here rather than decoded into models (see the module docstring).
-        inner = client._client
-        headers = {"Accept": _METADATA_ONLY} if metadata_only else None
-        request = inner.prepare_request(
-            "list", res=RESOURCES[kind], namespace=namespace, params={"resourceVersion": "0"}, headers=headers
-        )
         found.requests += 1
         where = "the cluster" if namespace == ALL_NS else namespace
         try:
             with api_call(f"list {kind} objects in {where}"):
-                response = await inner.send(inner.build_adapter_request(request))
-                inner.raise_for_status(response)
+                body = await list_json(
+                    client,
+                    RESOURCES[kind],
+                    namespace=namespace,
+                    params={"resourceVersion": "0"},  # from the API server's watch cache
+                    accept=METADATA_ONLY if metadata_only else None,
+                )
         except Exception as exc:
             if status_code(exc.__cause__ or exc) == 403:
                 return None
             raise
-        # Parsed off the event loop: a cluster-wide list is a few MB with many stores, and the loop
-        # serves the API too (`serve` with embedded workers).
-        body = await asyncio.to_thread(response.json)
         return list(body.get("items") or [])
 
 

@@ -333,6 +333,30 @@ async def test_store_namespace_creation_binds_the_store_manager_for_the_provisio
         await kube.close()
 
 
+async def test_the_drift_sweep_reads_per_namespace_when_the_watch_index_is_refused(
+    as_provisioner: Path, platform: Platform, cleanup_namespaces, cluster
+):
+    """Least privilege allows no cluster-wide list: the index is refused (403) and never used; the
+    same read lists inside the store namespace instead, and the sweep's namespace list works."""
+    kube = kube_as(as_provisioner, platform.store_manager)
+    store_id = f"t{secrets.token_hex(4)}"
+    name = f"store-{store_id}"
+    cleanup_namespaces.append(name)
+    try:
+        await kube.ensure_store_namespace(name, store_id=store_id, owner="alice")
+        cluster.kubectl("create", "configmap", "shop-settings", "-n", name)
+        # Per kind: the first read is refused cluster-wide, then lists in the namespace; the second
+        # remembers the refusals (the index's too) and only lists in the namespace.
+        for requests in (4, 2):
+            found = await kube.inventory([name], {"ConfigMap": True, "Secret": True}, watched=True)
+            assert found.served == set() and found.requests == requests
+            assert "shop-settings" in found.of(name)["ConfigMap"]
+        managed = {ns.name: ns for ns in await kube.list_managed_namespaces()}
+        assert managed[name].store_id == store_id and managed[name].created_at is not None
+    finally:
+        await kube.close()
+
+
 async def test_a_store_role_other_than_the_store_manager_is_refused(
     as_provisioner: Path, platform: Platform, cleanup_namespaces
 ):

@@ -47,6 +47,7 @@ class FakeCluster:
     live: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     reads: int = 0
     lists: list[dict[str, bool]] = field(default_factory=list)
+    per_namespace: list[bool] = field(default_factory=list)  # how each list was asked for
     # The sweep's own cluster view (no namespace is orphaned or missing here).
     names: list[str] = field(default_factory=list)
 
@@ -64,10 +65,17 @@ class FakeCluster:
         return SecretRecord(name, namespace, "helm.sh/release.v1", {}, {"release": data}, "1")
 
     async def inventory(
-        self, namespaces: list[str], kinds: dict[str, bool], *, concurrency: int = 8
+        self,
+        namespaces: list[str],
+        kinds: dict[str, bool],
+        *,
+        concurrency: int = 8,
+        per_namespace: bool = False,
+        watched: bool = False,
     ) -> Inventory:
         """Like app.kube: the kinds asked for; metadata only (with resourceVersion) where asked."""
         self.lists.append(dict(kinds))
+        self.per_namespace.append(per_namespace)
         found = {
             ns: {
                 kind: {
@@ -147,6 +155,24 @@ async def test_a_store_whose_objects_did_not_change_is_not_read_or_compared_agai
     assert store(db, sid).drift["differences"] == [  # type: ignore[index]
         "resourcequota/shop-quota: spec.hard.pods is 50; the release says 8"
     ]
+
+
+async def test_at_most_a_batch_of_changed_stores_is_compared_per_sweep_the_rest_next(db: Db):
+    cluster = FakeCluster()
+    ids = [ready_store(db, f"shop{i}") for i in range(5)]
+    for sid in ids:
+        cluster.install(sid)
+    settings = fast_settings(db, reconcile_interval_seconds=0.001, drift_batch=2)
+    check = DriftCheck(db.factory, settings, cluster)
+    sweeps = [await check.run() for _ in range(3)]
+    assert [(s.compared, s.deferred) for s in sweeps] == [(2, 3), (2, 1), (1, 0)]
+    # A store is recorded once compared; all five are in the end, each release read once.
+    assert [s.checked for s in sweeps] == [2, 4, 5]
+    assert cluster.reads == 5 and all(store(db, sid).drifted is False for sid in ids)
+    # The batch's full objects are listed in its namespaces only, never cluster-wide.
+    asked = zip(cluster.lists, cluster.per_namespace, strict=True)
+    full = [per_namespace for kinds, per_namespace in asked if False in kinds.values()]
+    assert full == [True] * 3
 
 
 async def test_stores_with_a_job_in_flight_or_not_ready_are_left_alone(db: Db):
