@@ -159,18 +159,20 @@ def main(argv: list[str] | None = None) -> None:
             cold, catching_up, warm = sweeps[0], sweeps[1:-5], [row[0] for row in sweeps[-5:]]
             print(
                 f"at {len(ids)} stores: sweep after a restart: {cold[0]:.2f} s ({cold[2]} compared, "
-                f"{cold[3]} API requests); {len(catching_up)} more sweeps to compare every store, "
+                f"{cold[3]} API requests in its drift step); "
+                f"{len(catching_up)} more sweeps to compare every store, "
                 f"median {statistics.median([r[0] for r in catching_up] or [0]):.2f} s, "
                 f"max {max([r[0] for r in catching_up] or [0]):.2f} s"
             )
             print(
                 f"at {len(ids)} stores: warm sweep ({sweeps[-1][1]} stores checked, {sweeps[-1][3]} API "
-                f"requests): median {statistics.median(warm):.3f} s, max {max(warm):.3f} s (goal < 1 s)"
+                f"requests in its drift step): median {statistics.median(warm):.3f} s, "
+                f"max {max(warm):.3f} s (goal < 1 s)"
             )
             print(f"at {len(ids)} stores: serve RSS {rss_mb(platform.process.pid):.0f} MB (goal < 200 MB)")
-            deep_p95 = percentile(deep or [0.0], 95)
+            deep_p95 = f"{percentile(deep, 95):.1f} ms" if deep else "(no deep page)"
             print(
-                f"goals: list p95 {percentile(first, 95):.1f} ms / {deep_p95:.1f} ms (< 50), "
+                f"goals: list p95 {percentile(first, 95):.1f} ms / {deep_p95} (< 50), "
                 f"dashboard p95 {percentile(dashboard, 95):.1f} ms (< 150)"
             )
 
