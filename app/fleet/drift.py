@@ -47,6 +47,10 @@ KINDS: dict[str, bool] = {
     "Secret": True,
     "PersistentVolumeClaim": True,
 }
+# Kinds with rules whose status changes all the time and that have no metadata.generation to tell a
+# spec change from it (a quota's usage moves with every pod a cron Job starts): their spec is read,
+# and digested, to know whether they changed (drift_check._fingerprint).
+SPEC_DIGESTED = frozenset({"ResourceQuota"})
 # Kinds whose objects outside the release are reported.
 EXTRA_KINDS = frozenset(
     {"Deployment", "StatefulSet", "CronJob", "Service", "Ingress", "NetworkPolicy", "ResourceQuota",

@@ -18,6 +18,8 @@ result computed while an action started is dropped.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from app.db.events import append_event
 from app.db.models import ACTIVE_JOB_STATES, Job, RolloutStep, Store
 from app.db.stores import request_action
 from app.errors import StoreplaneError
-from app.fleet.drift import KINDS, DriftReport, compare
+from app.fleet.drift import KINDS, SPEC_DIGESTED, DriftReport, compare
 from app.fleet.rollouts import IN_FLIGHT
 from app.fleet.versions import RunningVersion, running_from_record
 from app.helm import storage
@@ -127,10 +129,11 @@ class DriftCheck:
 
     async def _check(self, candidates: list[Candidate], summary: DriftSummary) -> None:
         try:
-            # What is there, and at which resourceVersion: metadata only, from the watch index.
+            # What is there, and at which version: metadata only (but a digest of the spec where
+            # status churn hides spec changes), from the watch index.
             seen = await self.kube.inventory(
                 [c.namespace for c in candidates],
-                dict.fromkeys(KINDS, True),
+                {kind: kind not in SPEC_DIGESTED for kind in KINDS},
                 concurrency=self.settings.drift_concurrency,
                 watched=True,
             )
@@ -313,12 +316,28 @@ def _decode(data: bytes, c: Candidate) -> Desired:
 
 
 def _fingerprint(objects: dict[str, dict[str, dict[str, Any]]]) -> frozenset[tuple[str, str, str]]:
-    """Every object of the namespace with its resourceVersion: equal means nothing changed."""
-    return frozenset(
-        (kind, name, str((obj.get("metadata") or {}).get("resourceVersion", "")))
-        for kind, named in objects.items()
-        for name, obj in named.items()
-    )
+    """What a comparison depends on, per object: equal means comparing again would say the same.
+    Status writes must not count, or every store would look changed every few minutes (each cron
+    run writes a Job, its CronJob's status and the quota's usage): objects made by a controller are
+    left out (never judged), presence-only kinds count by name, kinds with a generation count by it
+    (bumped on every spec change, never by status), quotas by their spec's digest, the rest by
+    resourceVersion."""
+    found = set()
+    for kind, named in objects.items():
+        for name, obj in named.items():
+            metadata = obj.get("metadata") or {}
+            if metadata.get("ownerReferences"):
+                continue
+            if KINDS.get(kind, True):
+                version = ""
+            elif metadata.get("generation"):
+                version = f"g{metadata['generation']}"
+            elif "spec" in obj:
+                version = hashlib.sha256(json.dumps(obj["spec"], sort_keys=True).encode()).hexdigest()
+            else:
+                version = str(metadata.get("resourceVersion", ""))
+            found.add((kind, name, version))
+    return frozenset(found)
 
 
 def _compare_all(

@@ -130,13 +130,13 @@ class Kube:
     ) -> Inventory:
         """The live objects of these namespaces, by kind (kind → metadata only?), as plain JSON:
         one list per kind for the whole cluster where allowed, else per namespace (inventory.py).
-        `watched`: metadata-only kinds come from the watch index where it is allowed and synced
-        (object_index.py), so a sweep over a quiet fleet sends no request for them."""
+        `watched`: the kinds come from the watch index where it is allowed and synced
+        (object_index.py), so a sweep over a quiet fleet sends no request; of a kind read in full
+        the index keeps only the spec, so ask it for kinds with small specs only."""
         found = Inventory(objects={ns: {} for ns in namespaces})
         rest = dict(kinds)
         if watched and not per_namespace:
-            indexed = [kind for kind, metadata_only in kinds.items() if metadata_only]
-            found = await self._index().read(namespaces, indexed, wait=INDEX_WAIT)
+            found = await self._index().read(namespaces, kinds, wait=INDEX_WAIT)
             rest = {kind: meta for kind, meta in kinds.items() if kind not in found.served}
         if rest:
             found.merge(

@@ -1,12 +1,13 @@
-"""A watch-fed index of the store namespaces' objects (metadata only), for the drift sweep.
+"""A watch-fed index of the store namespaces' objects (metadata, mostly), for the drift sweep.
 
 Why: at 1,000 stores, listing every object of 15 kinds every 30 s is many MB of JSON parsed per
 sweep (65 s and 800 MB of RSS in bench thousand). A watch sends only what changed, so a sweep over a
 quiet fleet reads nothing from the API server. Per kind: one paged, cluster-wide list of metadata
 (PartialObjectMetadataList), then a metadata-only watch from its resourceVersion with bookmarks,
 restarted where it ended when the server closes it (every WATCH_SECONDS). Only namespaces of stores
-are kept, and of each object only what the sweep reads: its resourceVersion (has it changed?) and
-its ownerReferences (made by a controller?).
+are kept, and of each object only what the sweep reads: its resourceVersion and generation (has it
+changed?) and its ownerReferences (made by a controller?). A kind asked for in full (small objects
+whose status churns without a generation: quotas) is listed and watched in full, and its spec kept.
 
 - 410 Gone (the version is older than the server keeps): list again.
 - 403 (the credentials may not list the kind cluster-wide, as under the platform chart's least
@@ -31,7 +32,7 @@ from lightkube import ALL_NS, AsyncClient
 
 from app.kube.client import status_code
 from app.kube.inventory import RESOURCES, Inventory
-from app.kube.json_lists import list_json
+from app.kube.json_lists import METADATA_ONLY, list_json
 
 log = logging.getLogger("storeplane.kube.index")
 
@@ -51,7 +52,8 @@ class _Forbidden(Exception):
 
 
 class _KindIndex:
-    def __init__(self) -> None:
+    def __init__(self, metadata_only: bool) -> None:
+        self.metadata_only = metadata_only  # else full objects are read, and their spec kept
         self.objects: dict[str, dict[str, dict[str, Any]]] = {}  # namespace → name → kept metadata
         self.synced = asyncio.Event()
         self.forbidden = False
@@ -63,12 +65,13 @@ class ObjectIndex:
 
     def __init__(self, client: Callable[[], AsyncClient]) -> None:
         self._client = client
-        self._kinds: dict[str, _KindIndex] = {}
+        self._kinds: dict[tuple[str, bool], _KindIndex] = {}
 
-    async def read(self, namespaces: Iterable[str], kinds: Iterable[str], *, wait: float) -> Inventory:
-        """These namespaces' objects of the kinds that are synced within `wait` seconds (first use
-        starts the kind's list and watch). `served` names those kinds; the caller lists the rest."""
-        indexes = {kind: self._start(kind) for kind in kinds}
+    async def read(self, namespaces: Iterable[str], kinds: dict[str, bool], *, wait: float) -> Inventory:
+        """These namespaces' objects of the kinds (kind → metadata only?) that are synced within
+        `wait` seconds (first use starts the kind's list and watch). `served` names those kinds;
+        the caller lists the rest. Of a kind read in full, only its spec is kept (not its status)."""
+        indexes = {kind: self._start(kind, metadata_only) for kind, metadata_only in kinds.items()}
         pending = [i.synced.wait() for i in indexes.values() if not i.forbidden and not i.synced.is_set()]
         if pending:
             with contextlib.suppress(TimeoutError):
@@ -92,10 +95,10 @@ class ObjectIndex:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._kinds.clear()
 
-    def _start(self, kind: str) -> _KindIndex:
-        index = self._kinds.get(kind)
+    def _start(self, kind: str, metadata_only: bool) -> _KindIndex:
+        index = self._kinds.get((kind, metadata_only))
         if index is None:
-            index = self._kinds[kind] = _KindIndex()
+            index = self._kinds[(kind, metadata_only)] = _KindIndex(metadata_only)
             index.task = asyncio.create_task(self._follow(kind, index), name=f"index {kind}")
         return index
 
@@ -129,7 +132,10 @@ class ObjectIndex:
         params: dict[str, Any] = {"limit": PAGE}
         while True:
             try:
-                body = await list_json(self._client(), RESOURCES[kind], namespace=ALL_NS, params=params)
+                accept = METADATA_ONLY if index.metadata_only else None
+                body = await list_json(
+                    self._client(), RESOURCES[kind], namespace=ALL_NS, params=params, accept=accept
+                )
             except httpx2.HTTPStatusError as exc:
                 _raise_for(status_code(exc))
                 raise
@@ -151,7 +157,7 @@ class ObjectIndex:
             namespace=ALL_NS,
             watch=True,
             params=params,
-            headers={"Accept": _WATCH_ACCEPT},
+            headers={"Accept": _WATCH_ACCEPT} if index.metadata_only else None,
         )
         request.timeout = httpx2.Timeout(15.0, read=WATCH_SECONDS + 30.0)
         response = await inner.send(inner.build_adapter_request(request), stream=True)
@@ -194,9 +200,12 @@ def _keep(objects: dict[str, dict[str, dict[str, Any]]], item: dict[str, Any]) -
     if not name or not namespace.startswith(STORE_NAMESPACE_PREFIX):
         return
     kept: dict[str, Any] = {"resourceVersion": metadata.get("resourceVersion", "")}
-    if metadata.get("ownerReferences"):
-        kept["ownerReferences"] = metadata["ownerReferences"]
+    for key in ("generation", "ownerReferences"):
+        if metadata.get(key):
+            kept[key] = metadata[key]
     objects.setdefault(namespace, {})[name] = {"metadata": kept}
+    if "spec" in item:  # a kind indexed in full (see ObjectIndex.read): its spec, not its status
+        objects[namespace][name]["spec"] = item["spec"]
 
 
 def _raise_for(code: int | None) -> None:

@@ -60,15 +60,18 @@ async def test_the_index_follows_store_namespaces_and_nothing_else(
         await kube.close()
 
 
-async def test_a_synced_read_sends_no_request_and_other_kinds_are_still_listed(
+async def test_a_synced_read_sends_no_request_and_a_kind_read_in_full_keeps_its_spec(
     cluster: ClusterClient, store_ns: str
 ):
+    cluster.kubectl("create", "quota", "shop-quota", "--hard=pods=8", "-n", store_ns)
     kube = Kube(settings_for(cluster))
     try:
         first = await kube.inventory([store_ns], {"ConfigMap": True, "Secret": True}, watched=True)
         assert first.served == {"ConfigMap", "Secret"} and first.requests == 0
-        mixed = await kube.inventory([store_ns], {"ConfigMap": True, "Deployment": False}, watched=True)
-        assert mixed.served == {"ConfigMap"} and mixed.requests == 1  # full objects are listed
+        quota = await kube.inventory([store_ns], {"ResourceQuota": False}, watched=True)
+        assert quota.served == {"ResourceQuota"} and quota.requests == 0
+        kept = quota.of(store_ns)["ResourceQuota"]["shop-quota"]
+        assert kept["spec"] == {"hard": {"pods": "8"}} and "status" not in kept
         unwatched = await kube.inventory([store_ns], {"ConfigMap": True})
         assert unwatched.served == set() and unwatched.requests == 1
     finally:

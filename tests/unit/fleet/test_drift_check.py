@@ -142,7 +142,8 @@ async def test_a_store_whose_objects_did_not_change_is_not_read_or_compared_agai
     check = DriftCheck(db.factory, fast_settings(db, reconcile_interval_seconds=0.001), cluster)
     first = await check.run()
     assert (first.checked, first.compared, len(cluster.lists)) == (1, 1, 2)  # metadata, then full objects
-    assert set(cluster.lists[0].values()) == {True}
+    # Metadata, but the quota in full: its status churns and it has no generation.
+    assert cluster.lists[0] == {kind: kind != "ResourceQuota" for kind in cluster.lists[0]}
     again = await check.run()
     assert (again.checked, again.compared, len(cluster.lists)) == (1, 0, 3)  # metadata only
     assert cluster.reads == 1  # nor is its release read again: no parsed release is kept in memory
@@ -171,8 +172,32 @@ async def test_at_most_a_batch_of_changed_stores_is_compared_per_sweep_the_rest_
     assert cluster.reads == 5 and all(store(db, sid).drifted is False for sid in ids)
     # The batch's full objects are listed in its namespaces only, never cluster-wide.
     asked = zip(cluster.lists, cluster.per_namespace, strict=True)
-    full = [per_namespace for kinds, per_namespace in asked if False in kinds.values()]
+    full = [per_namespace for kinds, per_namespace in asked if True not in kinds.values()]
     assert full == [True] * 3
+
+
+async def test_status_writes_and_what_a_cron_run_makes_do_not_make_a_store_compared_again(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    live = cluster.live[f"store-{sid}"]
+    live["CronJob"] = {"wp-cron": {"metadata": {"name": "wp-cron", "generation": 1, "resourceVersion": "20"}}}
+    check = DriftCheck(db.factory, fast_settings(db, reconcile_interval_seconds=0.001), cluster)
+    assert (await check.run()).compared == 1
+    # A cron run: a Job owned by the CronJob, the CronJob's status, the quota's usage.
+    owner = [{"kind": "CronJob", "name": "wp-cron"}]
+    job = {"name": "wp-cron-1", "resourceVersion": "30", "ownerReferences": owner}
+    live["Job"] = {"wp-cron-1": {"metadata": job}}
+    live["CronJob"]["wp-cron"]["metadata"]["resourceVersion"] = "31"
+    used = {"metadata": {**QUOTA["metadata"], "resourceVersion": "32"}, "status": {"used": {"pods": "3"}}}
+    live["ResourceQuota"]["shop-quota"] = {**QUOTA, **used}
+    assert (await check.run()).compared == 0
+    # A spec change is one: the CronJob's generation, the quota's spec.
+    live["CronJob"]["wp-cron"]["metadata"]["generation"] = 2
+    assert (await check.run()).compared == 1
+    live["ResourceQuota"]["shop-quota"] = {**QUOTA, "spec": {"hard": {"pods": "80"}}}
+    changed = await check.run()
+    assert changed.compared == 1 and changed.drifted == [sid]
 
 
 async def test_stores_with_a_job_in_flight_or_not_ready_are_left_alone(db: Db):
