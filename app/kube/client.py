@@ -67,6 +67,13 @@ class ClientPool:
             await client.close()
 
 
+def poll_pause(waited: float) -> float:
+    """The pause between polls of something being deleted: a fifth of the time already waited,
+    0.5 to 5 s. Quick when the deletion is; and a thousand stores deleted at once poll a few hundred
+    times a second, not 2,000 (a fixed 0.5 s kept `serve`'s event loop busy decoding answers)."""
+    return min(max(waited * 0.2, 0.5), 5.0)
+
+
 @contextlib.contextmanager
 def api_call(action: str) -> Iterator[None]:
     """Turn whatever lightkube/httpx raise into app.errors (retryable vs permanent)."""

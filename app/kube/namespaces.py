@@ -13,7 +13,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from app import errors
-from app.kube.client import api_call
+from app.kube.client import api_call, poll_pause
 from app.kube.json_lists import list_json
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -21,7 +21,6 @@ MANAGER = "storeplane"
 OWNER = "storeplane.io/owner"
 STORE_ID = "storeplane.io/store-id"
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")  # with fullmatch
-POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -146,6 +145,7 @@ async def delete_namespace(
             except ApiError as exc:
                 if exc.status.code != 404:
                     raise
+        started = time.monotonic()
         while time.monotonic() < deadline:
             try:
                 ns = await client.get(Namespace, name)
@@ -153,7 +153,7 @@ async def delete_namespace(
                 if exc.status.code == 404:
                     return True
                 raise
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(poll_pause(time.monotonic() - started))
     why = _why_stuck(ns)
     raise errors.StillProgressing(f"namespace {name} is still terminating after {timeout:.0f}s: {why}")
 

@@ -17,9 +17,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import PersistentVolume, PersistentVolumeClaim
 
 from app import errors
-from app.kube.client import api_call
-
-POLL_SECONDS = 0.5
+from app.kube.client import api_call, poll_pause
 
 
 async def claimed_volumes(client: AsyncClient, namespace: str) -> list[str]:
@@ -64,13 +62,14 @@ async def remove_volumes(
             except ApiError as exc:
                 if exc.status.code != 404:
                     raise
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     remaining = present
     while remaining:
         if time.monotonic() >= deadline:
             raise errors.StillProgressing(
                 f"persistent volumes {', '.join(remaining)} of namespace {namespace} are still being deleted"
             )
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(poll_pause(time.monotonic() - started))
         remaining = [name for name in remaining if await _still_of(client, name, namespace)]
     return present
