@@ -12,8 +12,8 @@ whose status churns without a generation: quotas) is listed and watched in full,
 - 410 Gone (the version is older than the server keeps): list again.
 - 403 (the credentials may not list the kind cluster-wide, as under the platform chart's least
   privilege): the kind is never indexed in this process; the caller lists it per namespace.
-- Anything else (the API server restarting, a dropped connection): the kind is not served until a
-  new list has succeeded, retried with a back-off of 1 to 30 s.
+- Anything else (the API server restarting, a dropped connection, an unexpected error): logged, and
+  the kind is not served until a new list has succeeded, retried with a back-off of 1 to 30 s.
 A kind not synced yet is not served either: the caller lists it, so a read is never older than the
 watch's own latency.
 """
@@ -119,10 +119,13 @@ class ObjectIndex:
                 index.objects.clear()
                 log.info("%s objects are not indexed: these credentials may not list them cluster-wide", kind)
                 return
-            except (httpx2.HTTPError, OSError, ValueError) as exc:
+            except Exception as exc:
+                # Broad on purpose: a follower that died of an unexpected error with `synced` set
+                # would serve a frozen index forever; this one stops serving and lists again.
                 failures += 1
                 pause = min(_BACKOFF[0] * 2 ** (failures - 1), _BACKOFF[1])
-                log.warning("the %s index stopped (%s); listing again in %.0f s", kind, exc, pause)
+                why = f"{type(exc).__name__}: {exc}"
+                log.warning("the %s index stopped (%s); listing again in %.0f s", kind, why, pause)
                 index.synced.clear()
                 await asyncio.sleep(pause)
 
