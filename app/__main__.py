@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid settings:\n{problems}", file=sys.stderr)
         return 2
 
+    if args.command in ("serve", "worker"):  # long-running: before any thread allocates
+        from app.memory import limit_arenas
+
+        limit_arenas()
     if args.command == "serve":
         return _serve(workers=not args.no_workers)
     if args.command == "worker":

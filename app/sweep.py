@@ -25,6 +25,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import memory
 from app.db.engine import transaction, utcnow
 from app.db.events import append_event
 from app.db.models import Store
@@ -96,6 +97,7 @@ class Sweeper:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             report = await self.sweep()
+            memory.release_free_memory()  # what the sweep decoded (Helm's records) is garbage now
             drifted = report.drift is not None and (report.drift.drifted or report.drift.errors)
             if (
                 report.orphans_deleted

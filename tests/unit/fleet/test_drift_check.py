@@ -235,3 +235,25 @@ async def test_the_sweep_runs_the_drift_step_when_asked(db: Db):
     report = await Sweeper(db.factory, fast_settings(db), kube=cluster, drift=True).sweep()  # type: ignore[arg-type]
     assert report.drift is not None and report.drift.checked == 1
     assert store(db, sid).drifted is False
+
+
+async def test_a_verdict_already_written_only_moves_the_check_time_until_an_action_resets_it(db: Db):
+    cluster = FakeCluster()
+    sid = ready_store(db)
+    cluster.install(sid)
+    check = DriftCheck(db.factory, fast_settings(db, reconcile_interval_seconds=0.001), cluster)
+    await check.run()
+    first = store(db, sid).drift_checked_at
+    marker = {"revision": 1, "differences": [], "extras": [], "marker": True}
+    with transaction(db.factory) as session:  # tells a rewrite of the verdict from a moved check time
+        session.get_one(Store, sid).drift = marker
+    await check.run()
+    row = store(db, sid)
+    assert row.drift == marker and row.drift_checked_at is not None and first is not None
+    assert row.drift_checked_at > first
+    with transaction(db.factory) as session:  # what jobs/outcome.py does after an action
+        reset = session.get_one(Store, sid)
+        reset.drifted, reset.drift, reset.drift_checked_at = None, None, None
+    await check.run()
+    row = store(db, sid)
+    assert (row.drifted, row.drift) == (False, {"revision": 1, "differences": [], "extras": []})
