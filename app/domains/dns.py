@@ -1,4 +1,5 @@
-"""DNS checks of a linked domain, with dnspython, against the operator's resolvers.
+"""DNS checks of a linked domain, against the operator's resolvers (app/domains/lookup.py, dnspython:
+~10 MB resident, so loaded at the first check, not in every process that never checks a domain).
 
 Ownership: the TXT record `_storeplane.<domain>` holds the domain's token (only whoever controls the
 domain's DNS can publish it). Routing: the domain is a CNAME to the platform's public ingress host, or
@@ -13,13 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.resolver
+from app.settings import Settings
 
-from app.settings import Settings, parse_nameserver
+if TYPE_CHECKING:
+    from app.domains.lookup import Lookup
 
 TXT_PREFIX = "_storeplane"
 
@@ -32,6 +32,10 @@ class DnsRecord:
     name: str
     value: str
     purpose: str
+
+
+class LookupFailed(Exception):
+    """A lookup failed for another reason than "no such record" (timeout, SERVFAIL): try later."""
 
 
 @dataclass(frozen=True)
@@ -66,51 +70,21 @@ def expected_records(domain: str, token: str, settings: Settings) -> list[DnsRec
     return records
 
 
-class _Lookup:
-    """One resolver with the settings' nameservers, timeouts and no cache (answers must be fresh)."""
-
-    def __init__(self, settings: Settings) -> None:
-        try:
-            resolver = dns.asyncresolver.Resolver(configure=not settings.dns_resolvers)
-        except dns.resolver.NoResolverConfiguration:  # no /etc/resolv.conf: say so at check time
-            resolver = dns.asyncresolver.Resolver(configure=False)
-        if settings.dns_resolvers:
-            resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(address, port)
-                for address, port in map(parse_nameserver, settings.dns_resolvers)
-            ]
-        resolver.timeout = settings.dns_timeout_seconds
-        resolver.lifetime = settings.dns_timeout_seconds
-        resolver.cache = None
-        self.resolver = resolver
-
-    async def answers(self, name: str, rdtype: str) -> list[str] | None:
-        """The record values, [] if the name has none of this type, None if the name does not exist.
-        Raises dns.exception.DNSException for a lookup that failed (timeout, SERVFAIL)."""
-        try:
-            answer = await self.resolver.resolve(name, rdtype, search=False)
-        except dns.resolver.NXDOMAIN:
-            return None
-        except dns.resolver.NoAnswer:
-            return []
-        values = []
-        for rdata in answer:
-            if rdtype == "TXT":
-                values.append(b"".join(rdata.strings).decode("utf-8", "replace"))
-            elif rdtype == "CNAME":
-                values.append(rdata.target.to_text(omit_final_dot=True).lower())
-            else:
-                values.append(rdata.address)
-        return values
-
-
 class DnsVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lookup = _Lookup(settings)
+        self._resolver: Lookup | None = None
+
+    @property
+    def _lookup(self) -> Lookup:
+        if self._resolver is None:
+            from app.domains.lookup import Lookup
+
+            self._resolver = Lookup(self.settings)
+        return self._resolver
 
     async def check(self, domain: str, token: str) -> CheckResult:
-        if not self._lookup.resolver.nameservers:
+        if not self._lookup.configured:
             reason = (
                 "no DNS resolver is configured on the platform (STOREPLANE_DNS_RESOLVERS); "
                 "it is tried again later"
@@ -119,10 +93,8 @@ class DnsVerifier:
         try:
             ownership, why_not_owner = await self._ownership(domain, token)
             routing, why_not_routed = await self._routing(domain)
-        except dns.exception.DNSException as exc:
-            return CheckResult(
-                False, False, f"the DNS lookup failed ({_describe(exc)}); it is tried again later", True
-            )
+        except LookupFailed as exc:
+            return CheckResult(False, False, f"the DNS lookup failed ({exc}); it is tried again later", True)
         reason = " ".join(part for part in (why_not_owner, why_not_routed) if part)
         return CheckResult(ownership, routing, reason)
 
@@ -159,11 +131,3 @@ class DnsVerifier:
             return False, f"{domain} does not point anywhere yet: it needs {target}."
         stray = ", ".join(sorted(set(found) - expected)) or ", ".join(sorted(found))
         return False, f"{domain} points to {stray}, not to this platform: it needs {target}."
-
-
-def _describe(exc: dns.exception.DNSException) -> str:
-    if isinstance(exc, dns.exception.Timeout):
-        return "no answer in time"
-    if isinstance(exc, dns.resolver.NoNameservers):
-        return "the nameservers refused or failed to answer"
-    return type(exc).__name__

@@ -41,3 +41,14 @@ def test_free_memory_in_a_thread_arena_is_handed_back() -> None:
     assert done.returncode == 0, done.stderr
     released = float(done.stdout)
     assert released > 40, f"only {released:.1f} MB handed back of ~80 MB freed"
+
+
+def test_a_process_that_never_checks_a_domain_does_not_load_dnspython() -> None:
+    # ~10 MB resident in every serve and worker process otherwise (app/domains/dns.py).
+    program = (
+        "import sys, app.main, app.sweep; print(sorted(m for m in sys.modules if m.split('.')[0] == 'dns'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
