@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, exists, select, tuple_, update
@@ -77,6 +77,7 @@ class Candidate:
     drifted: bool | None
     chart_version: str | None
     values_digest: str | None
+    checked_at: datetime | None
 
 
 # (revision, digest of what a comparison reads of the namespace's objects): equal means nothing
@@ -111,9 +112,10 @@ class DriftCheck:
         # objects or its release again. Parsed releases are not kept between sweeps: only what the
         # store page needs.
         self._verdicts: dict[str, tuple[Mark, DriftReport, RunningVersion]] = {}
-        # store id → the mark whose verdict this process last wrote to the store's row: a store
-        # still at that mark only has its check time moved, in one statement for all such stores.
-        self._written: dict[str, Mark] = {}
+        # store id → (the mark whose verdict this process last wrote to the store's row, the check
+        # time it wrote): a store still at that mark whose row still has that time (no other
+        # process and no action wrote it since) only has its check time moved, in one statement.
+        self._written: dict[str, tuple[Mark, datetime]] = {}
 
     async def run(self) -> DriftSummary:
         started = time.monotonic()
@@ -199,6 +201,7 @@ class DriftCheck:
                 Store.drifted,
                 Store.chart_version,
                 Store.values_digest,
+                Store.drift_checked_at,
             )
             .where(
                 Store.status == StoreStatus.READY,
@@ -243,14 +246,16 @@ class DriftCheck:
         self, results: list[tuple[Candidate, RunningVersion, DriftReport]], marks: dict[str, Mark]
     ) -> None:
         """Write each checked store's verdict; a store whose row already holds the verdict of its
-        current mark (written by this process, not reset since) only has its check time moved: at
-        1,000 quiet stores, one statement per chunk instead of 1,000 rows of JSON per sweep."""
+        current mark only has its check time moved: at 1,000 quiet stores, one statement per chunk
+        instead of 1,000 rows of JSON per sweep. "Already holds" is known by the check time: the
+        one this process wrote, so neither another worker's sweep nor an action (which resets it,
+        jobs/outcome.py) wrote the row since."""
         now = utcnow()
         unchanged = [
             c
             for c, version, _ in results
-            if self._written.get(c.id) == marks[c.id]
-            and c.drifted is not None  # an action since resets it (jobs/outcome.py): write again
+            if c.checked_at is not None
+            and self._written.get(c.id) == (marks[c.id], c.checked_at)
             and _version_recorded(c, version)
         ]
         kept = {c.id for c in unchanged}
@@ -293,7 +298,8 @@ class DriftCheck:
                     append_event(session, store_id=c.id, step="drift", message=_change(report, c.revision))
                     if report.drifted:
                         log.warning("store %s drifted: %s", c.id, "; ".join(report.differences))
-        self._written.update((sid, marks[sid]) for sid in written)  # committed
+        # Committed. A touched row that an action changed meanwhile keeps another time: written again.
+        self._written.update((sid, (marks[sid], now)) for sid in written + list(kept))
 
     def _repair(self, store_ids: list[str]) -> list[str]:
         """Queue a repair for drifted stores that are free, at most once per backoff per store."""

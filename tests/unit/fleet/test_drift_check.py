@@ -237,7 +237,7 @@ async def test_the_sweep_runs_the_drift_step_when_asked(db: Db):
     assert store(db, sid).drifted is False
 
 
-async def test_a_verdict_already_written_only_moves_the_check_time_until_an_action_resets_it(db: Db):
+async def test_a_verdict_already_written_only_moves_the_check_time_until_another_writer_touches_it(db: Db):
     cluster = FakeCluster()
     sid = ready_store(db)
     cluster.install(sid)
@@ -251,9 +251,15 @@ async def test_a_verdict_already_written_only_moves_the_check_time_until_an_acti
     row = store(db, sid)
     assert row.drift == marker and row.drift_checked_at is not None and first is not None
     assert row.drift_checked_at > first
+    verdict = {"revision": 1, "differences": [], "extras": []}
     with transaction(db.factory) as session:  # what jobs/outcome.py does after an action
         reset = session.get_one(Store, sid)
         reset.drifted, reset.drift, reset.drift_checked_at = None, None, None
     await check.run()
     row = store(db, sid)
-    assert (row.drifted, row.drift) == (False, {"revision": 1, "differences": [], "extras": []})
+    assert (row.drifted, row.drift) == (False, verdict)
+    with transaction(db.factory) as session:  # another worker's sweep wrote it (its own time)
+        other = session.get_one(Store, sid)
+        other.drift, other.drift_checked_at = marker, first
+    await check.run()
+    assert store(db, sid).drift == verdict
